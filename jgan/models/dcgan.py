@@ -1,0 +1,78 @@
+"""DCGAN of Radford et al. (2016): 4×4 kernels, stride-2 (transposed) convolutions, 32 or 64 px.
+
+With `num_classes`, G concatenates a learned label embedding to z and D adds a projection head
+(Miyato & Koyama 2018): logit += <embed(y), sum-pooled features>.
+"""
+import functools
+import math
+from typing import Optional
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from jgan import models
+
+_init = nn.initializers.normal(0.02)  # The paper's N(0, 0.02) initialisation.
+
+
+def _num_scales(resolution: int) -> int:
+    """Number of ×2 stages between 4×4 and `resolution`."""
+    if resolution not in (32, 64):
+        raise ValueError(f"dcgan resolution {resolution} is not supported; expected 32 or 64")
+    return int(math.log2(resolution)) - 2
+
+
+class Generator(nn.Module):
+    resolution: int = 64
+    channels: int = 3
+    width: int = 64
+    num_classes: Optional[int] = None
+    axis_name: Optional[str] = None
+
+    @nn.compact
+    def __call__(self, z_BxZ, labels=None, *, train: bool):
+        bn = functools.partial(nn.BatchNorm, use_running_average=not train, axis_name=self.axis_name)
+        conv_t = functools.partial(nn.ConvTranspose, kernel_size=(4, 4), strides=(2, 2),
+                                   padding="SAME", kernel_init=_init)
+        n = _num_scales(self.resolution)
+        features = self.width * 2 ** (n - 1)
+        x = z_BxZ
+        if self.num_classes:
+            x = jnp.concatenate([x, nn.Embed(self.num_classes, z_BxZ.shape[-1])(labels)], axis=-1)
+        x = nn.Dense(4 * 4 * features, use_bias=False, kernel_init=_init)(x)
+        x = nn.relu(bn()(x)).reshape(-1, 4, 4, features)
+        for _ in range(n - 1):
+            features //= 2
+            x = nn.relu(bn()(conv_t(features, use_bias=False)(x)))
+        return jnp.tanh(conv_t(self.channels)(x))
+
+
+class Discriminator(nn.Module):
+    resolution: int = 64
+    width: int = 64
+    num_classes: Optional[int] = None
+    axis_name: Optional[str] = None
+
+    @nn.compact
+    def __call__(self, x_BxHxWxC, labels=None, *, train: bool):
+        bn = functools.partial(nn.BatchNorm, use_running_average=not train, axis_name=self.axis_name)
+        conv = functools.partial(nn.Conv, kernel_size=(4, 4), strides=(2, 2), padding="SAME",
+                                 kernel_init=_init)
+        features = self.width
+        x = nn.leaky_relu(conv(features)(x_BxHxWxC), 0.2)
+        for _ in range(_num_scales(self.resolution) - 1):
+            features *= 2
+            x = nn.leaky_relu(bn()(conv(features, use_bias=False)(x)), 0.2)
+        logits_B = nn.Dense(1, kernel_init=_init)(x.reshape(x.shape[0], -1))[:, 0]
+        if self.num_classes:
+            h_BxF = x.sum(axis=(1, 2))
+            logits_B += jnp.sum(nn.Embed(self.num_classes, features)(labels) * h_BxF, axis=-1)
+        return logits_B
+
+
+@models.register("dcgan")
+def dcgan(resolution: int = 64, channels: int = 3, width: int = 64,
+          num_classes: Optional[int] = None, axis_name: Optional[str] = None):
+    _num_scales(resolution)
+    kw = dict(resolution=resolution, width=width, num_classes=num_classes, axis_name=axis_name)
+    return Generator(channels=channels, **kw), Discriminator(**kw)

@@ -1,0 +1,53 @@
+"""The seed DCGAN: the TensorFlow DCGAN tutorial model for 28×28×1 images.
+
+Layer for layer the Keras model (including Keras' BatchNorm epsilon 1e-3, momentum 0.99 and
+Glorot-uniform kernels), so results can be compared with the tutorial.
+"""
+import functools
+from typing import Optional
+
+import flax.linen as nn
+import jax
+
+from jgan import models
+
+_glorot = nn.initializers.xavier_uniform()
+
+
+def _leaky_relu(x):
+    return nn.leaky_relu(x, negative_slope=0.3)
+
+
+class Generator(nn.Module):
+    """z [B, Z] -> images [B, 28, 28, 1] in [-1, 1]. No biases: each layer feeds a BatchNorm."""
+    axis_name: Optional[str] = None
+
+    @nn.compact
+    def __call__(self, z_BxZ, labels=None, *, train: bool):
+        bn = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.99,
+                               epsilon=1e-3, axis_name=self.axis_name)
+        conv_t = functools.partial(nn.ConvTranspose, kernel_size=(5, 5), padding="SAME",
+                                   use_bias=False, kernel_init=_glorot)
+        x = nn.Dense(7 * 7 * 256, use_bias=False, kernel_init=_glorot)(z_BxZ)
+        x = _leaky_relu(bn()(x)).reshape(-1, 7, 7, 256)
+        x = _leaky_relu(bn()(conv_t(128, strides=(1, 1))(x)))
+        x = _leaky_relu(bn()(conv_t(64, strides=(2, 2))(x)))
+        return jax.numpy.tanh(conv_t(1, strides=(2, 2))(x))
+
+
+class Discriminator(nn.Module):
+    """images [B, 28, 28, 1] -> logits [B]."""
+
+    @nn.compact
+    def __call__(self, x_BxHxWxC, labels=None, *, train: bool):
+        conv = functools.partial(nn.Conv, kernel_size=(5, 5), strides=(2, 2), padding="SAME",
+                                 kernel_init=_glorot)
+        x = nn.Dropout(0.3, deterministic=not train)(_leaky_relu(conv(64)(x_BxHxWxC)))
+        x = nn.Dropout(0.3, deterministic=not train)(_leaky_relu(conv(128)(x)))
+        x = x.reshape(x.shape[0], -1)
+        return nn.Dense(1, kernel_init=_glorot)(x)[:, 0]
+
+
+@models.register("seed_dcgan")
+def seed_dcgan(axis_name: Optional[str] = None):
+    return Generator(axis_name=axis_name), Discriminator()

@@ -1,0 +1,69 @@
+"""The game's state: one pytree holding both players, the G-EMA and the RNG."""
+import functools
+from typing import Any, Optional, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+from flax.training import train_state
+
+
+class TrainState(train_state.TrainState):
+    """An optax TrainState that also carries the module's `batch_stats` collection."""
+    batch_stats: Any = None
+
+
+class GANState(struct.PyTreeNode):
+    """Everything one training step reads and writes.
+
+    `g` and `d` are the players' TrainStates (their `apply_fn` is the module's `apply`);
+    `g_ema_params` / `g_ema_batch_stats` are the exponential moving average of G used for
+    sampling; `rng` is the run's base key (raw uint32 key data, so the state is plain arrays for
+    checkpoints and sharding), from which every step derives its own with `fold_in`.
+    """
+    step: jax.Array
+    g: TrainState
+    d: TrainState
+    g_ema_params: Any
+    g_ema_batch_stats: Any
+    rng: jax.Array
+    z_dim: int = struct.field(pytree_node=False)
+    image_shape: tuple[int, ...] = struct.field(pytree_node=False)
+
+
+def create_state(rng: jax.Array, G: nn.Module, D: nn.Module, g_tx: optax.GradientTransformation,
+                 d_tx: optax.GradientTransformation, *, z_dim: int, image_shape: Sequence[int],
+                 num_classes: Optional[int] = None) -> GANState:
+    """Initialises both players from shapes alone (no data needed).
+
+    Args:
+      rng: the run's base key; parameter init and every training step derive keys from it.
+      G, D: linen modules following the protocol in `jgan.models`.
+      g_tx, d_tx: the players' optax optimizers.
+      z_dim: latent size; image_shape: one example's shape, e.g. (28, 28, 1).
+      num_classes: for class-conditional modules (default: the modules' `num_classes`, if any).
+    """
+    image_shape = tuple(int(s) for s in image_shape)
+    num_classes = num_classes or getattr(G, "num_classes", None)
+    labels_B = jnp.zeros((1,), jnp.int32) if num_classes else None
+    if not jnp.issubdtype(rng.dtype, jax.dtypes.prng_key):
+        rng = jax.random.wrap_key_data(rng)
+    g_key, d_key, run_key = jax.random.split(rng, 3)
+    g_vars = G.init(g_key, jnp.zeros((1, z_dim)), labels_B, train=False)
+    d_vars = D.init(d_key, jnp.zeros((1, *image_shape)), labels_B, train=False)
+    g = TrainState.create(apply_fn=G.apply, params=g_vars["params"], tx=g_tx,
+                          batch_stats=g_vars.get("batch_stats", {}))
+    d = TrainState.create(apply_fn=D.apply, params=d_vars["params"], tx=d_tx,
+                          batch_stats=d_vars.get("batch_stats", {}))
+    # The EMA starts as a copy: sharing buffers with `g` would break buffer donation.
+    copy = functools.partial(jax.tree.map, jnp.copy)
+    return GANState(step=jnp.zeros((), jnp.int32), g=g, d=d, g_ema_params=copy(g.params),
+                    g_ema_batch_stats=copy(g.batch_stats), rng=jax.random.key_data(run_key), z_dim=int(z_dim),
+                    image_shape=image_shape)
+
+
+def variables(params, batch_stats) -> dict:
+    """The `apply` variables dict; modules without BatchNorm get no `batch_stats` entry."""
+    return {"params": params, "batch_stats": batch_stats} if batch_stats else {"params": params}

@@ -1,0 +1,225 @@
+"""The training step: one pure function `(state, batch) -> (state, metrics)` for the whole game.
+
+Inside one compiled step: `n_critic` D updates (a `lax.scan`), then one G update, then the G-EMA.
+Wrapping (jit, pmap, sharding, donation) is left to the caller.
+"""
+import dataclasses
+import functools
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax import lax
+
+from jgan import losses as losses_lib
+from jgan.state import GANState, variables
+
+# Stream ids for `fold_in`: each random draw of a step has its own.
+_Z, _G_DROPOUT, _D_DROPOUT_REAL, _D_DROPOUT_FAKE, _GP_EPS = range(5)
+
+
+@dataclasses.dataclass(frozen=True)
+class StepConfig:
+    """The static choices of a training step; built by `make_train_step`."""
+    loss: losses_lib.Loss
+    n_critic: int = 1
+    gp_weight: float = 0.0
+    r1_weight: float = 0.0
+    r1_every: int = 1
+    ema_decay: float = 0.999
+    ema_start: int = 0
+    axis_name: Optional[str] = None
+
+    def __post_init__(self):
+        if self.n_critic < 1 or self.r1_every < 1:
+            raise ValueError(f"n_critic={self.n_critic} and r1_every={self.r1_every} must both be >= 1")
+        if not 0.0 <= self.ema_decay <= 1.0:
+            raise ValueError(f"ema_decay={self.ema_decay} must lie in [0, 1]")
+
+
+def make_train_step(loss="non_saturating", *, n_critic: int = 1, gp_weight: float = 0.0,
+                    r1_weight: float = 0.0, r1_every: int = 1, ema_decay: float = 0.999,
+                    ema_start: int = 0, axis_name: Optional[str] = None):
+    """Returns the pure training step `(state, batch) -> (state, metrics)`.
+
+    Args:
+      loss: a name from `jgan.losses.names()` or a `jgan.losses.Loss(d, g)` pair of functions.
+      n_critic: D updates per G update. With n_critic > 1, `batch["image"]` is
+        [n_critic, B, *image_shape]: one real minibatch per D update.
+      gp_weight: WGAN-GP gradient penalty weight (on random real/fake interpolates).
+      r1_weight: R1 penalty weight γ (loss += γ/2 · E‖∇D(real)‖²), applied lazily every
+        `r1_every` D updates with the weight scaled by `r1_every`, so its strength is unchanged.
+      ema_decay: G-EMA decay; the EMA equals G's parameters for the first `ema_start` steps.
+      axis_name: the `jax.pmap` axis. Gradients, losses and batch statistics are averaged over it
+        and z is drawn for the global batch and sliced per device, so N devices train like one.
+    """
+    cfg = StepConfig(losses_lib.get(loss), n_critic, gp_weight, r1_weight, r1_every, ema_decay,
+                     ema_start, axis_name)
+    return functools.partial(train_step, cfg)
+
+
+def train_step(cfg: StepConfig, state: GANState, batch: dict):
+    """D phase, G phase, G-EMA; `state.step` counts G updates."""
+    state, d_metrics = d_phase(cfg, state, batch)
+    state, g_metrics = g_phase(cfg, state, batch)
+    decay = jnp.where(state.step < cfg.ema_start, 0.0, cfg.ema_decay)
+    g_ema_params = jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p,
+                                state.g_ema_params, state.g.params)
+    state = state.replace(step=state.step + 1, g_ema_params=g_ema_params,
+                          g_ema_batch_stats=state.g.batch_stats)
+    return state, {**d_metrics, **g_metrics}
+
+
+def d_phase(cfg: StepConfig, state: GANState, batch: dict):
+    """The `n_critic` D updates of a step; only `state.d` changes."""
+    images, labels = _check_batch(cfg, state, batch)
+    critic_keys = _critic_keys(cfg, state)
+    d_update = functools.partial(_d_update, cfg, state.g, state.z_dim)
+    if cfg.n_critic == 1:  # No scan: lets XLA share G's forward pass between D and G updates.
+        d, metrics = d_update(state.d, (images[0], _first(labels), critic_keys[0]))
+    else:
+        d, metrics = lax.scan(d_update, state.d, (images, labels, critic_keys))
+        metrics = jax.tree.map(jnp.mean, metrics)
+    return state.replace(d=d), metrics
+
+
+def g_phase(cfg: StepConfig, state: GANState, batch: dict):
+    """The G update of a step, against `state.d`; only `state.g` changes.
+
+    It reuses the z (and labels) of the step's last D update, as the classic DCGAN loop does.
+    """
+    images, labels = _check_batch(cfg, state, batch)
+    z_shape = (images.shape[1], state.z_dim)
+    last_labels = None if labels is None else labels[-1]
+    g, metrics = _g_update(cfg, state.g, state.d, z_shape, last_labels, _critic_keys(cfg, state)[-1])
+    return state.replace(g=g), metrics
+
+
+def _critic_keys(cfg: StepConfig, state: GANState):
+    step_key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
+    return jax.vmap(lambda i: jax.random.fold_in(step_key, i))(jnp.arange(cfg.n_critic))
+
+
+def _first(labels):
+    return None if labels is None else labels[0]
+
+
+def _check_batch(cfg: StepConfig, state: GANState, batch: dict):
+    """Returns images [n_critic, B, ...] and labels [n_critic, B] (or None); rejects bad shapes."""
+    images, labels = batch["image"], batch.get("label")
+    lead = () if cfg.n_critic == 1 else (cfg.n_critic,)
+    want = len(lead) + 1 + len(state.image_shape)
+    if images.ndim != want or images.shape[len(lead) + 1:] != state.image_shape \
+            or images.shape[:len(lead)] != lead:
+        expected = "[" + ", ".join([*map(str, lead), "B", *map(str, state.image_shape)]) + "]"
+        raise ValueError(f"batch['image'] has shape {tuple(images.shape)}; expected {expected}")
+    if labels is not None and labels.shape != images.shape[:len(lead) + 1]:
+        raise ValueError(f"batch['label'] has shape {tuple(labels.shape)}; "
+                         f"expected {tuple(images.shape[:len(lead) + 1])}")
+    if cfg.n_critic == 1:
+        images, labels = images[None], None if labels is None else labels[None]
+    return images, labels
+
+
+def _device_key(cfg: StepConfig, key):
+    """Per-device key for draws that are local by nature (dropout masks)."""
+    return key if cfg.axis_name is None else jax.random.fold_in(key, lax.axis_index(cfg.axis_name))
+
+
+def _global_draw(cfg: StepConfig, sampler, key, local_shape):
+    """`sampler(key, shape)` drawn for the global batch and sliced to this device's rows.
+
+    Drawing globally makes N devices see exactly the samples one device would.
+    """
+    if cfg.axis_name is None:
+        return sampler(key, local_shape)
+    n = local_shape[0]
+    full = sampler(key, (n * lax.axis_size(cfg.axis_name), *local_shape[1:]))
+    return lax.dynamic_slice_in_dim(full, lax.axis_index(cfg.axis_name) * n, n)
+
+
+def _pmean(cfg: StepConfig, tree):
+    return tree if cfg.axis_name is None else lax.pmean(tree, cfg.axis_name)
+
+
+def _generate(cfg: StepConfig, g, g_params, z_shape, labels, key):
+    """Runs G in training mode; returns (fake images, G's new batch_stats)."""
+    z_BxZ = _global_draw(cfg, jax.random.normal, jax.random.fold_in(key, _Z), z_shape)
+    rngs = {"dropout": _device_key(cfg, jax.random.fold_in(key, _G_DROPOUT))}
+    fake, mutated = g.apply_fn(variables(g_params, g.batch_stats), z_BxZ, labels, train=True,
+                               rngs=rngs, mutable=["batch_stats"])
+    return fake, mutated.get("batch_stats", g.batch_stats)
+
+
+def _d_update(cfg: StepConfig, g, z_dim, d, xs):
+    """One D update on a real minibatch; G's parameters are only read."""
+    real, labels, key = xs
+    fake, _ = _generate(cfg, g, g.params, (real.shape[0], z_dim), labels, key)
+    fake = lax.stop_gradient(fake)
+    loss_fn = functools.partial(_d_loss, cfg, d, real, fake, labels, key)
+    if cfg.r1_weight and cfg.r1_every > 1:  # Lazy R1: only every r1_every-th update pays for it.
+        (_, aux), grads = lax.cond(d.step % cfg.r1_every == 0,
+                                   lambda: _d_grads(loss_fn, d.params, with_r1=True),
+                                   lambda: _d_grads(loss_fn, d.params, with_r1=False))
+    else:
+        (_, aux), grads = _d_grads(loss_fn, d.params, with_r1=bool(cfg.r1_weight))
+    batch_stats, metrics = aux
+    grads, batch_stats, metrics = _pmean(cfg, (grads, batch_stats, metrics))
+    metrics["d_grad_norm"] = optax.tree.norm(grads)
+    return d.apply_gradients(grads=grads, batch_stats=batch_stats), metrics
+
+
+def _d_grads(loss_fn, params, *, with_r1):
+    return jax.value_and_grad(functools.partial(loss_fn, with_r1=with_r1), has_aux=True)(params)
+
+
+def _d_loss(cfg: StepConfig, d, real, fake, labels, key, params, *, with_r1):
+    """D's loss with its penalties; aux = (new batch_stats, metrics)."""
+    def apply(x, batch_stats, stream):
+        rngs = {"dropout": _device_key(cfg, jax.random.fold_in(key, stream))}
+        logits, mutated = d.apply_fn(variables(params, batch_stats), x, labels, train=True,
+                                     rngs=rngs, mutable=["batch_stats"])
+        return logits, mutated.get("batch_stats", batch_stats)
+
+    real_logits, batch_stats = apply(real, d.batch_stats, _D_DROPOUT_REAL)
+    fake_logits, batch_stats = apply(fake, batch_stats, _D_DROPOUT_FAKE)
+    d_loss = cfg.loss.d(real_logits, fake_logits)
+    metrics = {"d_loss": d_loss, "d_real_logit": real_logits.mean(),
+               "d_fake_logit": fake_logits.mean()}
+    total = d_loss
+    if cfg.gp_weight:
+        eps_shape = (real.shape[0],) + (1,) * (real.ndim - 1)
+        eps = _global_draw(cfg, jax.random.uniform, jax.random.fold_in(key, _GP_EPS), eps_shape)
+        x_hat = eps * real + (1.0 - eps) * fake
+        grad_norm = _input_grad_norm(lambda x: apply(x, batch_stats, _D_DROPOUT_FAKE)[0], x_hat)
+        metrics["gp"] = jnp.mean((grad_norm - 1.0) ** 2)
+        total += cfg.gp_weight * metrics["gp"]
+    if cfg.r1_weight:
+        metrics["r1"] = (jnp.mean(_input_grad_norm(lambda x: apply(x, d.batch_stats,
+                                                                   _D_DROPOUT_REAL)[0], real) ** 2)
+                         if with_r1 else jnp.zeros(()))
+        total += 0.5 * cfg.r1_weight * cfg.r1_every * metrics["r1"]
+    return total, (batch_stats, metrics)
+
+
+def _input_grad_norm(logits_fn, x):
+    """‖∂D(x_i)/∂x_i‖₂ per example (examples are independent, so grad of the sum suffices)."""
+    grads = jax.grad(lambda x: logits_fn(x).sum())(x)
+    return jnp.sqrt(jnp.sum(grads.reshape(x.shape[0], -1) ** 2, axis=-1))
+
+
+def _g_update(cfg: StepConfig, g, d, z_shape, labels, key):
+    """One G update against the freshly updated D; D's parameters are only read."""
+    def loss_fn(params):
+        fake, batch_stats = _generate(cfg, g, params, z_shape, labels, key)
+        rngs = {"dropout": _device_key(cfg, jax.random.fold_in(key, _D_DROPOUT_FAKE))}
+        # D's batch statistics are not updated by G's pass: they describe D's own training data.
+        fake_logits, _ = d.apply_fn(variables(d.params, d.batch_stats), fake, labels, train=True,
+                                    rngs=rngs, mutable=["batch_stats"])
+        return cfg.loss.g(fake_logits), batch_stats
+
+    (g_loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(g.params)
+    grads, batch_stats, g_loss = _pmean(cfg, (grads, batch_stats, g_loss))
+    metrics = {"g_loss": g_loss, "g_grad_norm": optax.tree.norm(grads)}
+    return g.apply_gradients(grads=grads, batch_stats=batch_stats), metrics
