@@ -53,10 +53,11 @@ def create_state(rng: jax.Array, G: nn.Module, D: nn.Module, g_tx: optax.Gradien
     g_key, d_key, run_key = jax.random.split(rng, 3)
     g_vars = G.init(g_key, jnp.zeros((1, z_dim)), labels_B, train=False)
     d_vars = D.init(d_key, jnp.zeros((1, *image_shape)), labels_B, train=False)
+    # Array step counters (not Python ints) keep the pytree's types fixed: no retrace at step 2.
     g = TrainState.create(apply_fn=G.apply, params=g_vars["params"], tx=g_tx,
-                          batch_stats=g_vars.get("batch_stats", {}))
+                          batch_stats=g_vars.get("batch_stats", {})).replace(step=jnp.zeros((), jnp.int32))
     d = TrainState.create(apply_fn=D.apply, params=d_vars["params"], tx=d_tx,
-                          batch_stats=d_vars.get("batch_stats", {}))
+                          batch_stats=d_vars.get("batch_stats", {})).replace(step=jnp.zeros((), jnp.int32))
     # The EMA starts as a copy: sharing buffers with `g` would break buffer donation.
     copy = functools.partial(jax.tree.map, jnp.copy)
     return GANState(step=jnp.zeros((), jnp.int32), g=g, d=d, g_ema_params=copy(g.params),
