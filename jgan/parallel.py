@@ -76,9 +76,21 @@ class Engine:
             return replicate(state)
         return jax.tree.map(lambda x: _global_replicated(x, self._replicated), state)
 
-    def get_state(self, state):
-        """The state as one copy: what checkpoints and sampling see."""
-        return unreplicate(state) if self.mode == "pmap" else state
+    def to_global(self, state):
+        """The state as replicated global arrays over all devices: what checkpoints hold."""
+        if self.mode == "pmap":
+            return jax.tree.map(lambda x: _global_replicated(x, self._replicated), unreplicate(state))
+        return state
+
+    def from_global(self, state):
+        """Inverse of `to_global`: the step's input placement."""
+        return self.put_state(self.local_state(state)) if self.mode == "pmap" else state
+
+    def local_state(self, state):
+        """One copy on this process's first device: for sampling and reading on the host."""
+        if self.mode == "pmap":
+            return unreplicate(state)
+        return jax.tree.map(lambda x: x.addressable_data(0), state)
 
     def put_batch(self, batch: dict):
         """This process's rows of the global batch -> the step's input."""

@@ -9,6 +9,7 @@ import time
 from typing import Optional
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 import tqdm
@@ -70,21 +71,23 @@ def train_and_evaluate(config, workdir) -> GANState:
         process_index=jax.process_index(), process_count=jax.process_count())
     # ---------------------------------------------------------------- Checkpoint
     ckpt = checkpoint.Checkpointer(workdir, config)
-    state, data_state = ckpt.restore_latest(state)
+    state = engine.put_state(state)
+    restored, data_state = ckpt.restore_latest(engine.to_global(state))
     if data_state is not None:
+        state = engine.from_global(restored)
         data_it.set_state(data_state)
     writer = writers.create(workdir)
     try:
-        state = _loop(config, engine, step_fn, engine.put_state(state), data_it, ckpt, writer)
+        state = _loop(config, engine, step_fn, state, data_it, ckpt, writer)
     finally:
         ckpt.close()
         writer.close()
-    return engine.get_state(state)
+    return engine.local_state(state)
 
 
 def _loop(config, engine, step_fn, state, data_it, ckpt, writer):
     """Runs steps until `config.num_steps` or a preemption request; returns the state."""
-    start = int(engine.get_state(state).step)
+    start = int(engine.local_state(state).step)
     progress = tqdm.tqdm(total=config.num_steps, initial=start, disable=jax.process_index() != 0,
                          dynamic_ncols=True, desc="train")
     log = _LogWindow(config, writer, progress)
@@ -100,9 +103,10 @@ def _loop(config, engine, step_fn, state, data_it, ckpt, writer):
             log.add(*pending)  # Never save or show a state whose losses were not checked.
             pending = None
         if step % config.sample_every == 0 or step == config.num_steps:
-            _write_samples(config, engine.get_state(state), step, writer)
+            _write_samples(config, engine.local_state(state), step, writer)
         if saving or preempted:
-            ckpt.save(step, engine.get_state(state), data_it.get_state(), force=True)
+            _check_finite_params(engine.local_state(state), step)
+            ckpt.save(step, engine.to_global(state), data_it.get_state(), force=True)
         if preempted:
             print(f"jgan: preemption requested; saved step {step}, exiting", flush=True)
             break
@@ -111,6 +115,17 @@ def _loop(config, engine, step_fn, state, data_it, ckpt, writer):
     ckpt.wait()
     progress.close()
     return state
+
+
+@jax.jit
+def _all_finite(params) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(params)]))
+
+
+def _check_finite_params(state: GANState, step: int) -> None:
+    """Losses come from the parameters before an update; a checkpoint must not hold NaNs."""
+    if not bool(_all_finite((state.g.params, state.d.params))):
+        raise FloatingPointError(f"non-finite parameters at step {step}; not saved")
 
 
 def _next_batch(config, data_it) -> dict:
