@@ -1,4 +1,6 @@
 """Data parallelism helpers: placing the state and splitting global batches across devices."""
+import socket
+import time
 from typing import Optional, Sequence
 
 import jax
@@ -116,6 +118,8 @@ def initialize_distributed(coordinator_address: Optional[str] = None,
     "host:port", the process count and this process's id. An unreachable coordinator fails after
     `timeout_s` seconds with an error naming its address.
     """
+    if coordinator_address and process_id:  # Process 0 hosts the coordinator; others dial it.
+        _wait_for_coordinator(coordinator_address, timeout_s)
     try:
         jax.distributed.initialize(coordinator_address, num_processes, process_id,
                                    initialization_timeout=timeout_s)
@@ -123,3 +127,18 @@ def initialize_distributed(coordinator_address: Optional[str] = None,
         where = coordinator_address or "the auto-detected coordinator"
         raise RuntimeError(f"could not join the JAX job at {where} within {timeout_s}s "
                            f"(process {process_id} of {num_processes}): {str(e).splitlines()[0]}") from e
+
+
+def _wait_for_coordinator(address: str, timeout_s: int) -> None:
+    """Polls the coordinator's port; JAX's own client aborts the process instead of raising."""
+    host, port = address.rsplit(":", 1)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            socket.create_connection((host, int(port)), timeout=1.0).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"could not join the JAX job at {address} within {timeout_s}s: "
+                                   f"nothing accepts connections there") from None
+            time.sleep(0.25)

@@ -10,7 +10,7 @@ from typing import Optional
 import flax.linen as nn
 import jax.numpy as jnp
 
-from jgan import models
+from jgan import layers, models
 
 _init = nn.initializers.normal(0.02)  # The paper's N(0, 0.02) initialisation.
 
@@ -28,12 +28,13 @@ class Generator(nn.Module):
     width: int = 64
     num_classes: Optional[int] = None
     axis_name: Optional[str] = None
+    conv_impl: str = "auto"  # See jgan.layers: the fast CPU path or the reference one.
 
     @nn.compact
     def __call__(self, z_BxZ, labels=None, *, train: bool):
         bn = functools.partial(nn.BatchNorm, use_running_average=not train, axis_name=self.axis_name)
-        conv_t = functools.partial(nn.ConvTranspose, kernel_size=(4, 4), strides=(2, 2),
-                                   padding="SAME", kernel_init=_init)
+        conv_t = functools.partial(layers.ConvTranspose, kernel_size=(4, 4), strides=(2, 2),
+                                   padding="SAME", kernel_init=_init, impl=self.conv_impl)
         n = _num_scales(self.resolution)
         features = self.width * 2 ** (n - 1)
         x = z_BxZ
@@ -72,7 +73,8 @@ class Discriminator(nn.Module):
 
 @models.register("dcgan")
 def dcgan(resolution: int = 64, channels: int = 3, width: int = 64,
-          num_classes: Optional[int] = None, axis_name: Optional[str] = None):
+          num_classes: Optional[int] = None, axis_name: Optional[str] = None,
+          conv_impl: str = "auto"):
     _num_scales(resolution)
     kw = dict(resolution=resolution, width=width, num_classes=num_classes, axis_name=axis_name)
-    return Generator(channels=channels, **kw), Discriminator(**kw)
+    return Generator(channels=channels, conv_impl=conv_impl, **kw), Discriminator(**kw)

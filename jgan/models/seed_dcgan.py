@@ -9,7 +9,7 @@ from typing import Optional
 import flax.linen as nn
 import jax
 
-from jgan import models
+from jgan import layers, models
 
 _glorot = nn.initializers.xavier_uniform()
 
@@ -21,13 +21,14 @@ def _leaky_relu(x):
 class Generator(nn.Module):
     """z [B, Z] -> images [B, 28, 28, 1] in [-1, 1]. No biases: each layer feeds a BatchNorm."""
     axis_name: Optional[str] = None
+    conv_impl: str = "auto"  # See jgan.layers: the fast CPU path or the reference one.
 
     @nn.compact
     def __call__(self, z_BxZ, labels=None, *, train: bool):
         bn = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.99,
                                epsilon=1e-3, axis_name=self.axis_name)
-        conv_t = functools.partial(nn.ConvTranspose, kernel_size=(5, 5), padding="SAME",
-                                   use_bias=False, kernel_init=_glorot)
+        conv_t = functools.partial(layers.ConvTranspose, kernel_size=(5, 5), padding="SAME",
+                                   use_bias=False, kernel_init=_glorot, impl=self.conv_impl)
         x = nn.Dense(7 * 7 * 256, use_bias=False, kernel_init=_glorot)(z_BxZ)
         x = _leaky_relu(bn()(x)).reshape(-1, 7, 7, 256)
         x = _leaky_relu(bn()(conv_t(128, strides=(1, 1))(x)))
@@ -49,5 +50,5 @@ class Discriminator(nn.Module):
 
 
 @models.register("seed_dcgan")
-def seed_dcgan(axis_name: Optional[str] = None):
-    return Generator(axis_name=axis_name), Discriminator()
+def seed_dcgan(axis_name: Optional[str] = None, conv_impl: str = "auto"):
+    return Generator(axis_name=axis_name, conv_impl=conv_impl), Discriminator()
