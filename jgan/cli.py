@@ -3,7 +3,7 @@ import pathlib
 import runpy
 import sys
 
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 _DEFAULT_CONFIG = pathlib.Path(__file__).parents[1] / "experiments/configs/seed_dcgan_fashion_mnist.py"
@@ -23,6 +23,8 @@ _TIMEOUT = flags.DEFINE_integer("distributed_timeout", 120, "Seconds to wait for
 def train_main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments {argv[1:]}")
+    if not flags.FLAGS["verbosity"].present:  # Orbax logs every save at INFO level.
+        logging.set_verbosity(logging.WARNING)
     from jgan import parallel, train  # noqa: PLC0415  (after flag parsing: keeps --help fast)
     if _MULTIHOST.value or _COORDINATOR.value:
         parallel.initialize_distributed(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value,

@@ -32,7 +32,7 @@ def scatter(points_Nx2: np.ndarray, centres_Kx2: np.ndarray = None, size: int = 
     draw.line([(size // 2, 0), (size // 2, size)], fill=(220, 220, 220))
     draw.line([(0, size // 2), (size, size // 2)], fill=(220, 220, 220))
     for x, y in to_px(points):
-        draw.point((x, y), fill=(31, 119, 180))
+        draw.rectangle((x - 1, y - 1, x + 1, y + 1), fill=(31, 119, 180))
     if centres_Kx2 is not None:
         for x, y in to_px(np.asarray(centres_Kx2, np.float64)):
             draw.ellipse((x - 6, y - 6, x + 6, y + 6), outline=(214, 39, 40), width=2)

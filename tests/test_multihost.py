@@ -8,7 +8,7 @@ import jax
 import numpy as np
 import pytest
 
-from jgan import checkpoint, parallel
+from jgan import checkpoint
 
 from conftest import REPO
 
@@ -36,14 +36,14 @@ def _run(num_processes, num_devices, mode, workdir, out):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("multihost")
-    return root, {(n, mode): _run(n, 4 // n, mode, root / f"{n}x{mode}", root / f"{n}x{mode}.npz")
-                  for n, mode in [(1, "jit"), (2, "jit"), (2, "pmap")]}
+    return root, {(n, d, mode): _run(n, d, mode, root / f"{n}x{d}{mode}", root / f"{n}x{d}{mode}.npz")
+                  for n, d, mode in [(1, 1, "jit"), (1, 4, "jit"), (2, 2, "jit"), (2, 2, "pmap")]}
 
 
-def test_two_processes_train_like_one(runs):
+def test_four_devices_and_two_processes_train_like_one_device(runs):
     _, results = runs
-    reference = results[(1, "jit")]
-    for key in [(2, "jit"), (2, "pmap")]:
+    reference = results[(1, 1, "jit")]
+    for key in [(1, 4, "jit"), (2, 2, "jit"), (2, 2, "pmap")]:
         assert len(results[key]) == len(reference)
         for a, b in zip(results[key], reference):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5, err_msg=str(key))
@@ -51,7 +51,7 @@ def test_two_processes_train_like_one(runs):
 
 def test_only_process_zero_writes_logs(runs):
     root, _ = runs
-    workdir = root / "2xjit"
+    workdir = root / "2x2jit"
     steps = [json.loads(line)["step"] for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3]
     assert len(list((workdir / "tensorboard").iterdir())) == 1
@@ -60,8 +60,8 @@ def test_only_process_zero_writes_logs(runs):
 
 def test_two_process_checkpoint_restores_in_one_process_for_sampling(runs):
     root, results = runs
-    G, variables, config = checkpoint.load_generator(root / "2xjit")
-    state = results[(2, "jit")]
+    G, variables, config = checkpoint.load_generator(root / "2x2jit")
+    state = results[(2, 2, "jit")]
     restored = jax.tree.leaves(variables)
     assert config.parallel.mode == "jit" and len(restored) > 0
     # The saved EMA parameters are among the 2-process run's final arrays.

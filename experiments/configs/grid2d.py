@@ -2,8 +2,8 @@
 
     python experiments/train.py --config experiments/configs/grid2d.py --workdir runs/grid
 
-Expected: MEASURED_BELOW on a 2-core CPU; `runs/grid/samples/step_010000.png` shows the samples
-(blue) over the 25 modes (red rings).
+Expected: about 6 minutes on a 2-core CPU (twice the ring run's length; not yet measured);
+`runs/grid/samples/step_010000.png` shows the samples (blue) over the 25 modes (red rings).
 """
 from experiments.configs import ring2d
 

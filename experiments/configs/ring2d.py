@@ -2,8 +2,9 @@
 
     python experiments/train.py --config experiments/configs/ring2d.py --workdir runs/ring
 
-Expected: MEASURED_BELOW on a 2-core CPU; `runs/ring/samples/step_005000.png` shows the samples
-(blue) on all 8 modes (red rings).
+Expected: about 3 minutes on a 2-core CPU (38 steps/s, measured while another job shared the
+cores); `runs/ring/samples/step_005000.png` shows the samples (blue) on all 8 modes (red rings):
+measured 8/8 modes, 74.5 % of 2 500 samples within 3 std of a mode (seed 0).
 
 `--config experiments/configs/ring2d.py:tiny` is a seconds-long variant for tests and smoke runs.
 """
@@ -21,7 +22,11 @@ def get_config(variant: str = ""):
     config.model.name = "mlp2d"
     config.model.z_dim = 2
     config.model.image_shape = (2,)
-    config.model.kwargs = dict(g_hidden=400, d_hidden=200)
+    # Narrower than mlp2d's PacGAN defaults (400/200), with the hinge loss: measured at 5000
+    # steps, non-saturating 400/200 covered 5 of the 8 modes, non-saturating 128/128 covered 7,
+    # hinge 128/128 all 8.
+    config.model.kwargs = dict(g_hidden=128, d_hidden=128)
+    config.loss.name = "hinge"
     for player in ("g", "d"):
         config.optimizer[player].learning_rate = 1e-3
         config.optimizer[player].b2 = 0.9

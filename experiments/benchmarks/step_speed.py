@@ -1,0 +1,126 @@
+"""Training-step speed on this machine: jgan (XLA, compiled) against PyTorch eager, same model.
+
+    pip install torch==2.13.0   # benchmark-only
+    python experiments/benchmarks/step_speed.py [--rounds 7] [--steps 5] [--only seed_dcgan:64]
+
+After warm-up the two frameworks alternate (A/B) in rounds of `--steps` steps; the table gives
+median ms/step, images/s, the ratio torch_ms / jgan_ms (> 1: jgan is faster), jgan's compile time,
+XLA's FLOPs per step and the GFLOP/s that achieves, beside a 4096² float32 matrix product
+through XLA and PyTorch (the ceiling). Peak RSS of each framework alone comes from a child
+process (`--peak`).
+"""
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import torch
+
+import jgan
+from torch_reference import MODELS, make_step
+
+CASES = {  # name: (jgan model, kwargs, z_dim, image shape, torch model, batch sizes)
+    "seed_dcgan": ("seed_dcgan", {}, 100, (28, 28, 1), "seed_dcgan", (64, 256)),
+    "dcgan32": ("dcgan", dict(resolution=32, channels=3), 100, (32, 32, 3), "dcgan32", (64,)),
+    "mlp2d": ("mlp2d", {}, 2, (2,), "mlp2d", (512,)),
+}
+
+
+def jgan_runner(name, batch):
+    model, kwargs, z_dim, shape, _, _ = CASES[name]
+    G, D = jgan.models.get(model, **kwargs)
+    tx = optax.adam(2e-4, 0.5)
+    state = jgan.create_state(jax.random.key(0), G, D, tx, tx, z_dim=z_dim, image_shape=shape)
+    images = {"image": jax.random.uniform(jax.random.key(1), (batch, *shape), minval=-1.0)}
+    t0 = time.perf_counter()
+    compiled = jax.jit(jgan.make_train_step(), donate_argnums=0).lower(state, images).compile()
+    compile_s = time.perf_counter() - t0
+    cost = compiled.cost_analysis()
+    flops = (cost[0] if isinstance(cost, list) else cost)["flops"]
+    box = [state]
+
+    def run(steps):
+        for _ in range(steps):
+            box[0], metrics = compiled(box[0], images)
+        jax.block_until_ready(metrics)
+
+    return run, compile_s, flops
+
+
+def torch_runner(name, batch):
+    G, D, z_dim, shape = MODELS[CASES[name][4]]()
+    step = make_step(G, D, z_dim)
+    real = torch.rand(batch, *shape) * 2 - 1
+    return lambda steps: [step(real) for _ in range(steps)]
+
+
+def matmul_gflops():
+    a = jax.random.normal(jax.random.key(0), (4096, 4096))
+    mm = jax.jit(lambda a: a @ a)
+    mm(a).block_until_ready()
+    t = min(_timed(lambda: mm(a).block_until_ready()) for _ in range(5))
+    ta = torch.randn(4096, 4096)
+    torch_t = min(_timed(lambda: ta @ ta) for _ in range(5))
+    return 2 * 4096 ** 3 / t / 1e9, 2 * 4096 ** 3 / torch_t / 1e9
+
+
+def _timed(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def peak_rss_mb(framework, name, batch):
+    """Peak RSS of a child process that runs only `framework` for a few steps."""
+    out = subprocess.run([sys.executable, __file__, "--peak", framework, "--only", f"{name}:{batch}"],
+                         capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--only", help="one case, e.g. seed_dcgan:64")
+    parser.add_argument("--peak", choices=["jgan", "torch"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    cases = [(n, b) for n, c in CASES.items() for b in c[5]]
+    if args.only:
+        n, b = args.only.split(":")
+        cases = [(n, int(b))]
+    if args.peak:
+        n, b = cases[0]
+        run = jgan_runner(n, b)[0] if args.peak == "jgan" else torch_runner(n, b)
+        run(3)
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        return
+    xla_mm, torch_mm = matmul_gflops()
+    print(f"machine: {jax.devices()[0].device_kind}, {torch.get_num_threads()} threads; "
+          f"jax {jax.__version__}, torch {torch.__version__}\n")
+    print("| model | batch | jgan ms | torch ms | ratio | jgan img/s | torch img/s | compile s "
+          "| GFLOP/step | jgan GFLOP/s | jgan peak MB | torch peak MB |")
+    print("|" + " --- |" * 12)
+    for name, batch in cases:
+        j_run, compile_s, flops = jgan_runner(name, batch)
+        t_run = torch_runner(name, batch)
+        j_run(2), t_run(2)  # Warm-up.
+        j_ms, t_ms = [], []
+        for _ in range(args.rounds):
+            j_ms.append(_timed(lambda: j_run(args.steps)) / args.steps * 1e3)
+            t_ms.append(_timed(lambda: t_run(args.steps)) / args.steps * 1e3)
+        j, t = statistics.median(j_ms), statistics.median(t_ms)
+        print(f"| {name} | {batch} | {j:.1f} | {t:.1f} | {t / j:.2f} | {batch / j * 1e3:.0f} | "
+              f"{batch / t * 1e3:.0f} | {compile_s:.1f} | {flops / 1e9:.2f} | {flops / j / 1e6:.0f} | "
+              f"{peak_rss_mb('jgan', name, batch):.0f} | {peak_rss_mb('torch', name, batch):.0f} |",
+              flush=True)
+    print(f"\n4096² float32 matmul: XLA {xla_mm:.0f} GFLOP/s, PyTorch {torch_mm:.0f} GFLOP/s")
+
+
+if __name__ == "__main__":
+    main()
