@@ -6,11 +6,11 @@
 After warm-up the two frameworks alternate (A/B) in rounds of `--steps` steps; the table gives
 median ms/step, images/s, the ratio torch_ms / jgan_ms (> 1: jgan is faster), jgan's compile time,
 XLA's FLOPs per step and the GFLOP/s that achieves, beside a 4096² float32 matrix product
-through XLA and PyTorch (the ceiling). Peak RSS of each framework alone comes from a child
-process (`--peak`).
+through XLA and PyTorch (the ceiling). Peak memory is the resident-set high-water mark of a child
+process that imports both frameworks and runs only one of them (`--peak`).
 """
 import argparse
-import resource
+import pathlib
 import statistics
 import subprocess
 import sys
@@ -98,7 +98,9 @@ def main():
         n, b = cases[0]
         run = jgan_runner(n, b)[0] if args.peak == "jgan" else torch_runner(n, b)
         run(3)
-        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        # VmHWM (not ru_maxrss, which a child inherits from its parent across exec).
+        status = pathlib.Path("/proc/self/status").read_text()
+        print(int(status.split("VmHWM:")[1].split()[0]) / 1024)
         return
     xla_mm, torch_mm = matmul_gflops()
     print(f"machine: {jax.devices()[0].device_kind}, {torch.get_num_threads()} threads; "
