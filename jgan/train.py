@@ -15,7 +15,7 @@ import optax
 import tqdm
 
 import jgan
-from jgan import checkpoint, data, parallel, plots, writers
+from jgan import checkpoint, data, evaluate, parallel, plots, writers
 from jgan.state import GANState
 
 _OPTIMIZERS = {"adam": optax.adam, "adamw": optax.adamw, "sgd": optax.sgd,
@@ -104,6 +104,8 @@ def _loop(config, engine, step_fn, state, data_it, ckpt, writer):
             pending = None
         if step % config.sample_every == 0 or step == config.num_steps:
             _write_samples(config, engine.local_state(state), step, writer)
+        if config.eval_every and (step % config.eval_every == 0 or step == config.num_steps):
+            _evaluate(config, engine.local_state(state), step, writer)
         if saving or preempted:
             _check_finite_params(engine.local_state(state), step)
             ckpt.save(step, engine.to_global(state), data_it.get_state(), force=True)
@@ -165,6 +167,14 @@ class _LogWindow:
         self.writer.flush()
         self.progress.set_postfix(d_loss=f"{means['d_loss']:.3f}", g_loss=f"{means['g_loss']:.3f}")
         self.sums, self.count, self.t0 = {}, 0, time.perf_counter()
+
+
+def _evaluate(config, state: GANState, step: int, writer) -> None:
+    """Logs `config.eval.metrics` of the G-EMA (TensorBoard and metrics.jsonl)."""
+    g_vars = jgan.state.variables(state.g_ema_params, state.g_ema_batch_stats)
+    results = evaluate.evaluate(config, state.g.apply_fn, g_vars, config.eval.metrics,
+                                config.eval.num_samples, seed=config.seed + 2)
+    writer.scalars(step, {f"eval/{k}": v for k, v in results.items()})
 
 
 def _write_samples(config, state: GANState, step: int, writer) -> None:

@@ -86,3 +86,22 @@ def test_density_is_one_in_expectation_for_identical_distributions():
     rng = np.random.default_rng(4)
     real, fake = rng.standard_normal((2000, 2)), rng.standard_normal((2000, 2))
     assert abs(metrics.get("dc")(fake, real)["density"] - 1.0) < 0.03
+
+
+def test_evaluate_cli_reports_modes_of_a_checkpoint(ring_config, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from jgan import train
+    from conftest import REPO
+    train.train_and_evaluate(ring_config, tmp_path)
+    result = subprocess.run([sys.executable, "-m", "jgan.evaluate", "--workdir", str(tmp_path),
+                             "--metrics", "modes", "--num", "500"], cwd=REPO, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    stats = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(stats) == {"modes", "high_quality", "reverse_kl"} and 0 <= stats["modes"] <= 8
+    result = subprocess.run([sys.executable, "-m", "jgan.evaluate", "--workdir", str(tmp_path),
+                             "--metrics", "fid"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "do not apply to 2-D data" in result.stderr

@@ -18,8 +18,11 @@ from conftest import REPO
 def test_train_and_evaluate_writes_events_jsonl_and_pngs(ring_config, tmp_path):
     state = train.train_and_evaluate(ring_config, tmp_path)
     assert int(state.step) == ring_config.num_steps == 20
-    lines = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    assert [l["step"] for l in lines] == [5, 10, 15, 20]
+    rows = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    lines = [r for r in rows if "d_loss" in r]
+    evals = [r for r in rows if "eval/modes" in r]
+    assert [l["step"] for l in lines] == [5, 10, 15, 20] and [e["step"] for e in evals] == [10, 20]
+    assert 0 <= evals[-1]["eval/modes"] <= 8 and 0 <= evals[-1]["eval/high_quality"] <= 1
     assert {"d_loss", "g_loss", "d_real_logit", "d_fake_logit", "d_grad_norm", "g_grad_norm",
             "steps_per_sec", "images_per_sec"} <= set(lines[-1])
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["step_000010.png",
