@@ -1,10 +1,13 @@
 """Evaluation of generators: in the training loop (`eval_every`) and on checkpoints.
 
-    python -m jgan.evaluate --workdir runs/ring [--metrics modes] [--num 2500] [--step N]
+    python -m jgan.evaluate --workdir runs/fmnist --metrics fid_fmnist,kid_fmnist [--num 10000]
+    python -m jgan.evaluate --workdir runs/ring [--metrics modes] [--num 2500]
 
-Metrics on 2-D data (`modes`) compare samples with the dataset's mode centres. Metrics on images
-(fid, kid, pr, dc) need a feature network; none ships with jgan yet, so they are refused with an
-error rather than computed on the wrong features.
+2-D data: `modes` (the PacGAN protocol). Images: `fid`, `kid`, `is`, `pr`, `dc` on the FID
+Inception's features (weights converted once, see `jgan.metrics.inception`), and `fid_fmnist`,
+`kid_fmnist`, `pr_fmnist`, `dc_fmnist` on the Fashion-MNIST classifier's
+(`python -m jgan.metrics.classifier`). Real-data features are computed once per dataset, split,
+image shape, count and feature-network weights (their sha256) and cached on disk.
 """
 import argparse
 import json
@@ -14,41 +17,125 @@ import jax
 import numpy as np
 
 from jgan import checkpoint, data, metrics
+from jgan.metrics import classifier, inception, weights
 from jgan.sample import generate
 
 _TOY_METRICS = ("modes",)
+# Image metric -> (feature network, which output, the registered metric on those features).
+_IMAGE_METRICS = {
+    "fid": ("inception", 0, "fid"), "kid": ("inception", 0, "kid"), "pr": ("inception", 0, "pr"),
+    "dc": ("inception", 0, "dc"), "is": ("inception", 1, "is"),
+    "fid_fmnist": ("fmnist", 0, "fid"), "kid_fmnist": ("fmnist", 0, "kid"),
+    "pr_fmnist": ("fmnist", 0, "pr"), "dc_fmnist": ("fmnist", 0, "dc"),
+}
+_NETWORKS = {"inception": inception, "fmnist": classifier}
+_CHUNK = 500  # Images generated per call: bounds the memory of a 10 000-sample evaluation.
+
+
+def check_metrics(config, names) -> None:
+    """Fails fast (before any training) on unknown metrics or missing feature-network weights."""
+    toy = config.dataset.name in data.pipeline.TOY_2D
+    valid = _TOY_METRICS if toy else tuple(_IMAGE_METRICS)
+    bad = [n for n in names if n not in valid]
+    if bad:
+        kind = "2-D" if toy else "image"
+        raise ValueError(f"metrics {bad} do not apply to {kind} data; expected some of {list(valid)}")
+    for network in {_IMAGE_METRICS[n][0] for n in names if not toy}:
+        _NETWORKS[network].weights_hash()  # Missing/wrong weights: the error says how to make them.
 
 
 def evaluate(config, apply_fn, g_vars, names, num: int, seed: int = 0) -> dict:
     """Runs metrics `names` on `num` samples of G (fixed z from `seed`) for `config`'s dataset."""
+    check_metrics(config, names)
+    key = jax.random.key(seed)
+    if config.dataset.name in data.pipeline.TOY_2D:
+        samples = np.asarray(generate(apply_fn, g_vars, key, num, config.model.z_dim))
+        centres, std = data.toy2d.modes(config.dataset.name)
+        return {k: v for n in names for k, v in
+                metrics.get(n)(samples, None, centres=centres, std=std).items()}
+    fake = _generate_images(config, apply_fn, g_vars, key, num)
+    return image_metrics(config, fake, names)
+
+
+def image_metrics(config, fake_images, names) -> dict:
+    """Metrics `names` of images [N, H, W, C] in [-1, 1] against `config`'s real data."""
+    check_metrics(config, names)
+    results, features = {}, {}
     for name in names:
-        metrics.get(name)  # Unknown names fail here, listing the valid ones.
-    if config.dataset.name not in data.pipeline.TOY_2D:
-        raise ValueError(f"metrics {list(names)} need a feature network for image data, which jgan "
-                         f"does not ship yet; for 2-D data use {list(_TOY_METRICS)}")
-    bad = [n for n in names if n not in _TOY_METRICS]
-    if bad:
-        raise ValueError(f"metrics {bad} do not apply to 2-D data; expected {list(_TOY_METRICS)}")
-    samples = np.asarray(generate(apply_fn, g_vars, jax.random.key(seed), num, config.model.z_dim))
-    centres, std = data.toy2d.modes(config.dataset.name)
-    results = {}
-    for name in names:
-        results.update(metrics.get(name)(samples, None, centres=centres, std=std))
+        network, output, base = _IMAGE_METRICS[name]
+        if network not in features:
+            features[network] = (_NETWORKS[network].features_fn()(fake_images),
+                                 real_features(config, network))
+        fake, real = (f[output] for f in features[network])
+        for key, value in metrics.get(base)(fake, real).items():
+            results[key.replace(base, name, 1) if key.startswith(base) else f"{name}_{key}"] = value
     return results
+
+
+def real_features(config, network: str, num: int = None) -> tuple[np.ndarray, np.ndarray]:
+    """(features, logits) of the first `num` (default `config.eval.num_real`) images of the
+    reference split, cached under the feature network's weights hash."""
+    num = num or config.eval.get("num_real", 10_000)
+    ds, shape = config.dataset, tuple(config.model.image_shape)
+    source = ds.path if ds.name == "folder" else f"{ds.name}-{_split(config)}"
+    tag = "-".join([source.replace("/", "_").strip("_"), "x".join(map(str, shape)), network,
+                    _NETWORKS[network].weights_hash()[:16], f"n{num}"])
+    path = weights.cache_dir() / "stats" / f"{tag}.npz"
+    if path.is_file():
+        with np.load(path) as f:
+            return f["features"], f["logits"]
+    images = _real_images(config, num)
+    feats, logits = _NETWORKS[network].features_fn()(images)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, features=feats, logits=logits)
+    tmp.replace(path)
+    return feats, logits
+
+
+def _real_images(config, num: int) -> np.ndarray:
+    ds, shape = config.dataset, tuple(config.model.image_shape)
+    if ds.name == "folder":
+        source = data.folder.ImageFolder(ds.path)
+        examples = [data.preprocess(source[i], image_shape=shape)
+                    for i in range(min(num, len(source)))]
+        return np.stack([e["image"] for e in examples])
+    if ds.name == "fashion_mnist":
+        data.ensure_prepared("fashion_mnist", ds.data_dir, ds.source)
+    return data.pipeline.load_split(ds.name, _split(config), shape, ds.data_dir, num)["image"]
+
+
+def _split(config) -> str:
+    return config.eval.get("split", None) or config.dataset.split
+
+
+def _generate_images(config, apply_fn, g_vars, key, num: int) -> np.ndarray:
+    """`num` images in chunks, from keys folded from `key`; conditional G cycles the classes."""
+    gen = jax.jit(lambda v, k, l: generate(apply_fn, v, k, _CHUNK, config.model.z_dim, l))
+    chunks = []
+    for i, start in enumerate(range(0, num, _CHUNK)):
+        labels = (np.arange(start, start + _CHUNK) % config.model.num_classes
+                  if config.model.num_classes else None)
+        chunks.append(gen(g_vars, jax.random.fold_in(key, i), labels))
+    return np.concatenate([np.asarray(c) for c in chunks])[:num]
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", required=True)
-    parser.add_argument("--metrics", default="modes", help="comma-separated metric names")
-    parser.add_argument("--num", type=int, default=2500, help="samples to draw")
+    parser.add_argument("--metrics", help="comma-separated names (default: the run's "
+                                          "config.eval.metrics, else modes / fid_fmnist)")
+    parser.add_argument("--num", type=int, help="samples to draw (default: config.eval.num_samples)")
     parser.add_argument("--step", type=int, help="checkpoint step (default: the latest)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-ema", action="store_true")
     args = parser.parse_args(argv)
     try:
         G, g_vars, config = checkpoint.load_generator(args.workdir, args.step, ema=not args.no_ema)
-        results = evaluate(config, G.apply, g_vars, args.metrics.split(","), args.num, args.seed)
+        names = (args.metrics.split(",") if args.metrics else list(config.eval.metrics) or
+                 (["modes"] if config.dataset.name in data.pipeline.TOY_2D else ["fid_fmnist"]))
+        results = evaluate(config, G.apply, g_vars, names, args.num or config.eval.num_samples,
+                           args.seed)
     except (FileNotFoundError, ValueError) as e:
         sys.exit(f"error: {e}")
     print(json.dumps(results))

@@ -52,7 +52,9 @@ def create_state(rng: jax.Array, G: nn.Module, D: nn.Module, g_tx: optax.Gradien
         rng = jax.random.wrap_key_data(rng)
     g_key, d_key, run_key = jax.random.split(rng, 3)
     g_vars = G.init(g_key, jnp.zeros((1, z_dim)), labels_B, train=False)
-    d_vars = D.init(d_key, jnp.zeros((1, *image_shape)), labels_B, train=False)
+    d_batch = getattr(D, "pack", 1)  # A packed D (jgan.models.Packed) needs one whole pack.
+    d_labels = None if labels_B is None else jnp.zeros((d_batch,), jnp.int32)
+    d_vars = D.init(d_key, jnp.zeros((d_batch, *image_shape)), d_labels, train=False)
     # Array step counters (not Python ints) keep the pytree's types fixed: no retrace at step 2.
     g = TrainState.create(apply_fn=G.apply, params=g_vars["params"], tx=g_tx,
                           batch_stats=g_vars.get("batch_stats", {})).replace(step=jnp.zeros((), jnp.int32))

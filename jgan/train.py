@@ -57,6 +57,8 @@ def make_step_fn(config, axis_name: Optional[str] = None):
 
 def train_and_evaluate(config, workdir) -> GANState:
     """Trains `config` in `workdir`, resuming from its latest checkpoint; returns the final state."""
+    if config.eval_every:  # Unknown metrics or missing feature weights fail now, not mid-run.
+        evaluate.check_metrics(config, config.eval.metrics)
     # ---------------------------------------------------------------- Parallel
     engine = parallel.Engine(config.parallel.mode, config.batch_size, config.loss.n_critic)
     # ---------------------------------------------------------------- Model

@@ -2,6 +2,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import jgan
@@ -62,3 +63,36 @@ def test_unknown_model_lists_valid_names():
 def test_unsupported_dcgan_resolution():
     with pytest.raises(ValueError, match="resolution 48 is not supported; expected 32 or 64"):
         jgan.models.get("dcgan", resolution=48)
+
+
+def test_packed_d_judges_consecutive_rows_side_by_side():
+    G, packed = jgan.models.get("mlp2d", pack=2, g_hidden=8, d_hidden=8)
+    _, inner = jgan.models.get("mlp2d", g_hidden=8, d_hidden=8)
+    points = jnp.arange(12.0).reshape(6, 2)
+    d_vars = packed.init(jax.random.key(0), points, train=False)
+    logits = packed.apply(d_vars, points, train=False)
+    assert logits.shape == (3,)
+    # Rows (0, 1), (2, 3), (4, 5) become 4-D inputs [x0, y0, x1, y1] of the wrapped D.
+    by_hand = inner.apply({"params": d_vars["params"]["D"]}, points.reshape(3, 4), train=False)
+    np.testing.assert_allclose(logits, by_hand, rtol=1e-6)
+    # Images pack on channels: [B, H, W, C] -> [B/m, H, W, m·C].
+    _, packed_cnn = jgan.models.get("dcgan", resolution=32, width=8, pack=4)
+    images = jnp.zeros((8, 32, 32, 3))
+    cnn_vars = packed_cnn.init(jax.random.key(0), images, train=False)
+    assert cnn_vars["params"]["D"]["Conv_0"]["kernel"].shape[2] == 12
+    assert packed_cnn.apply(cnn_vars, images, train=False).shape == (2,)
+
+
+def test_packed_d_trains_and_rejects_bad_input():
+    G, D = jgan.models.get("mlp2d", pack=4, g_hidden=8, d_hidden=8)
+    state = jgan.create_state(jax.random.key(0), G, D, optax.adam(1e-3), optax.adam(1e-3),
+                              z_dim=2, image_shape=(2,))
+    state, metrics = jax.jit(jgan.make_train_step("hinge"))(state, {"image": jnp.ones((8, 2))})
+    assert np.isfinite(metrics["d_loss"]) and int(state.step) == 1
+    d_vars = {"params": state.d.params}
+    with pytest.raises(ValueError, match="batch of 6 does not split into packs of 4"):
+        D.apply(d_vars, jnp.ones((6, 2)), train=False)
+    with pytest.raises(ValueError, match="a packed D is unconditional; got labels"):
+        D.apply(d_vars, jnp.ones((8, 2)), jnp.zeros(8, jnp.int32), train=False)
+    with pytest.raises(ValueError, match=r"pack=0; expected a positive integer"):
+        jgan.models.get("mlp2d", pack=0)

@@ -51,6 +51,8 @@ def get_config():
 
     config.eval = ml_collections.ConfigDict()
     config.eval.metrics = ()           # Names from jgan.metrics, run every eval_every steps.
-    config.eval.num_samples = 10_000
+    config.eval.num_samples = 10_000   # Generated images per evaluation.
+    config.eval.num_real = 10_000      # Real images (first of the split) for reference features.
+    config.eval.split = "train"        # The split real features come from.
     config.num_sample_images = 64      # Size of the fixed-z sample grid.
     return config

@@ -43,6 +43,17 @@ def make_iterator(cfg, *, batch_size: int, image_shape, seed: int, process_index
     return iter(ds)
 
 
+def load_split(name: str, split: str, image_shape, data_dir: Optional[str] = None,
+               num: Optional[int] = None) -> dict:
+    """The first `num` examples (default: all) of a prepared TFDS split, preprocessed, in memory:
+    {"image": float32 [N, *image_shape] in [-1, 1], "label": int32 [N]} (labels if it has them)."""
+    source = tfds_source(name, split, data_dir)
+    n = len(source) if num is None else min(num, len(source))
+    examples = [preprocess(e, image_shape=tuple(image_shape))
+                for e in source.__getitems__(list(range(n)))]
+    return {k: np.stack([e[k] for e in examples]) for k in examples[0]} if examples else {}
+
+
 def tfds_source(name: str, split: str, data_dir: Optional[str]):
     """A prepared TFDS dataset's random-access source (ArrayRecord); never downloads."""
     try:

@@ -3,6 +3,7 @@
 Every pair follows the module protocol the training step relies on:
   G(z_BxZ, labels=None, *, train) -> images in [-1, 1]
   D(x_BxHxWxC, labels=None, *, train) -> logits [B]
+`get(name, pack=m)` wraps D in `Packed`: PacGAN's discriminator, which judges m samples at once.
 Models with BatchNorm take `axis_name`: set it to the `jax.pmap` axis so batch statistics are
 computed over the global batch (cross-device BatchNorm). Under `jax.jit` with sharded arrays the
 batch is already global and `axis_name` stays None.
@@ -10,6 +11,7 @@ batch is already global and `axis_name` stays None.
 from typing import Callable
 
 import flax.linen as nn
+import jax.numpy as jnp
 
 _MODELS: dict[str, Callable[..., tuple[nn.Module, nn.Module]]] = {}
 
@@ -22,11 +24,35 @@ def register(name: str):
     return wrap
 
 
-def get(name: str, **kwargs) -> tuple[nn.Module, nn.Module]:
-    """Returns the (G, D) pair registered as `name`, built with `kwargs`."""
+def get(name: str, pack: int = 1, **kwargs) -> tuple[nn.Module, nn.Module]:
+    """Returns the (G, D) pair registered as `name`, built with `kwargs`; D packed if `pack` > 1."""
     if name not in _MODELS:
         raise ValueError(f"unknown model {name!r}; expected one of {names()}")
-    return _MODELS[name](**kwargs)
+    if not isinstance(pack, int) or pack < 1:
+        raise ValueError(f"pack={pack!r}; expected a positive integer (samples per D input)")
+    G, D = _MODELS[name](**kwargs)
+    return G, (D if pack == 1 else Packed(D, pack))
+
+
+class Packed(nn.Module):
+    """PacGAN (Lin et al. 2018): D sees `pack` samples at once, concatenated on the last axis.
+
+    Packs are consecutive rows, so a batch of B gives B / pack logits: for real and fake alike
+    every pack is all real or all fake, and D can penalise a G whose samples lack diversity.
+    """
+    D: nn.Module
+    pack: int
+
+    @nn.compact
+    def __call__(self, x, labels=None, *, train: bool):
+        if labels is not None:
+            raise ValueError("a packed D is unconditional; got labels")
+        if x.shape[0] % self.pack:
+            raise ValueError(f"batch of {x.shape[0]} does not split into packs of {self.pack}")
+        # [B, ..., C] -> [B/m, m, ..., C] -> [B/m, ..., m·C]: the m samples side by side per position.
+        x = x.reshape(x.shape[0] // self.pack, self.pack, *x.shape[1:])
+        x = jnp.moveaxis(x, 1, -2)
+        return self.D(x.reshape(*x.shape[:-2], -1), train=train)
 
 
 def names() -> list[str]:
