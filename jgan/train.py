@@ -57,8 +57,6 @@ def make_step_fn(config, axis_name: Optional[str] = None):
 
 def train_and_evaluate(config, workdir) -> GANState:
     """Trains `config` in `workdir`, resuming from its latest checkpoint; returns the final state."""
-    if config.eval_every:  # Unknown metrics or missing feature weights fail now, not mid-run.
-        evaluate.check_metrics(config, config.eval.metrics)
     # ---------------------------------------------------------------- Parallel
     engine = parallel.Engine(config.parallel.mode, config.batch_size, config.loss.n_critic)
     # ---------------------------------------------------------------- Model
@@ -71,6 +69,8 @@ def train_and_evaluate(config, workdir) -> GANState:
         config.dataset, batch_size=engine.process_batch * config.loss.n_critic,
         image_shape=tuple(config.model.image_shape), seed=config.seed,
         process_index=jax.process_index(), process_count=jax.process_count())
+    if config.eval_every:  # Unknown metrics or missing feature weights fail now, not mid-run.
+        evaluate.check_metrics(config, config.eval.metrics)
     # ---------------------------------------------------------------- Checkpoint
     ckpt = checkpoint.Checkpointer(workdir, config)
     state = engine.put_state(state)

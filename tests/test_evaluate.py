@@ -60,6 +60,13 @@ def test_classifier_learns_and_its_weights_are_checked(cache, tmp_path):
         classifier.load_params(tmp_path / "none.npz")
 
 
+def test_classifier_training_is_deterministic(cache, tmp_path):
+    images, labels = _images(512, 0)  # What the `cache` fixture trained on, with the same seed.
+    weights.save_npz(weights.flatten(classifier.train(images, labels, epochs=1, batch_size=64)),
+                     tmp_path / "again.npz")
+    assert weights.file_hash(tmp_path / "again.npz") == classifier.weights_hash()
+
+
 def test_fmnist_fid_is_zero_on_the_real_set_and_large_on_noise(cache):
     config = _config(cache / "real")
     real = _images(64, 1)[0]
