@@ -25,7 +25,9 @@ ITEMS = ("state", "data", "config", "meta")
 
 
 def checkpoint_dir(workdir) -> epath.Path:
-    return epath.Path(workdir) / "checkpoints"
+    """WORKDIR/checkpoints; a relative local workdir is made absolute, as Orbax requires."""
+    path = epath.Path(workdir)
+    return (path if "://" in str(workdir) else path.absolute()) / "checkpoints"
 
 
 class Checkpointer:

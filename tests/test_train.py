@@ -15,8 +15,10 @@ from jgan import checkpoint, train
 from conftest import REPO
 
 
-def test_train_and_evaluate_writes_events_jsonl_and_pngs(ring_config, tmp_path):
-    state = train.train_and_evaluate(ring_config, tmp_path)
+def test_train_and_evaluate_writes_events_jsonl_and_pngs(ring_config, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path.parent)  # A relative workdir, as in the README's commands.
+    state = train.train_and_evaluate(ring_config, tmp_path.name)
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["10", "20"]
     assert int(state.step) == ring_config.num_steps == 20
     rows = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     lines = [r for r in rows if "d_loss" in r]
