@@ -8,6 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from jgan.compiler import compiler_options
+
 
 def check_divisible(global_batch: int, num_devices: int) -> None:
     if global_batch % num_devices:
@@ -69,9 +71,10 @@ class Engine:
         self._replicated = NamedSharding(self.mesh, P())
 
     def compile(self, step_fn):
-        if self.mode == "pmap":
+        if self.mode == "pmap":  # `jax.pmap` takes no compiler options: XLA's defaults.
             return jax.pmap(step_fn, axis_name=self.axis_name, donate_argnums=0)
-        return jax.jit(step_fn, out_shardings=self._replicated, donate_argnums=0)
+        return jax.jit(step_fn, out_shardings=self._replicated, donate_argnums=0,
+                       compiler_options=compiler_options())
 
     def put_state(self, state):
         if self.mode == "pmap":

@@ -5,7 +5,7 @@ Wrapping (jit, pmap, sharding, donation) is left to the caller.
 """
 import dataclasses
 import functools
-from typing import Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -60,9 +60,16 @@ def make_train_step(loss="non_saturating", *, n_critic: int = 1, gp_weight: floa
 
 
 def train_step(cfg: StepConfig, state: GANState, batch: dict):
-    """D phase, G phase, G-EMA; `state.step` counts G updates."""
-    state, d_metrics = d_phase(cfg, state, batch)
-    state, g_metrics = g_phase(cfg, state, batch)
+    """D phase, G phase, G-EMA; `state.step` counts G updates.
+
+    G runs forward once for both phases when n_critic == 1: its output feeds the D update and its
+    pullback the G update (as the classic DCGAN loop reuses G(z)); XLA does not merge the two
+    passes by itself, and G's forward pass is the most expensive part of a DCGAN step.
+    """
+    forward = g_forward(cfg, state, batch)
+    state, d_metrics = d_phase(cfg, state, batch,
+                               fake=forward.fake if cfg.n_critic == 1 else None)
+    state, g_metrics = g_phase(cfg, state, batch, forward)
     decay = jnp.where(state.step < cfg.ema_start, 0.0, cfg.ema_decay)
     g_ema_params = jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p,
                                 state.g_ema_params, state.g.params)
@@ -71,28 +78,51 @@ def train_step(cfg: StepConfig, state: GANState, batch: dict):
     return state, {**d_metrics, **g_metrics}
 
 
-def d_phase(cfg: StepConfig, state: GANState, batch: dict):
-    """The `n_critic` D updates of a step; only `state.d` changes."""
+class GForward(NamedTuple):
+    """G's training-mode pass on the z of the step's last D update, and its pullback."""
+    fake: jax.Array
+    pullback: Callable  # d(loss)/d(fake) -> (d(loss)/d(G's params),)
+    batch_stats: Any
+
+
+def g_forward(cfg: StepConfig, state: GANState, batch: dict) -> GForward:
+    images, labels = _check_batch(cfg, state, batch)
+    last_labels = None if labels is None else labels[-1]
+    z_shape = (images.shape[1], state.z_dim)
+    key = _critic_keys(cfg, state)[-1]
+    fake, pullback, batch_stats = jax.vjp(
+        lambda params: _generate(cfg, state.g, params, z_shape, last_labels, key),
+        state.g.params, has_aux=True)
+    return GForward(fake, pullback, batch_stats)
+
+
+def d_phase(cfg: StepConfig, state: GANState, batch: dict, fake=None):
+    """The `n_critic` D updates of a step; only `state.d` changes.
+
+    `fake`: G's output for the (single) D update, if the caller already has it.
+    """
     images, labels = _check_batch(cfg, state, batch)
     critic_keys = _critic_keys(cfg, state)
     d_update = functools.partial(_d_update, cfg, state.g, state.z_dim)
-    if cfg.n_critic == 1:  # No scan: lets XLA share G's forward pass between D and G updates.
-        d, metrics = d_update(state.d, (images[0], _first(labels), critic_keys[0]))
+    if cfg.n_critic == 1:
+        d, metrics = d_update(state.d, (images[0], _first(labels), critic_keys[0]), fake)
     else:
         d, metrics = lax.scan(d_update, state.d, (images, labels, critic_keys))
         metrics = jax.tree.map(jnp.mean, metrics)
     return state.replace(d=d), metrics
 
 
-def g_phase(cfg: StepConfig, state: GANState, batch: dict):
+def g_phase(cfg: StepConfig, state: GANState, batch: dict, forward: Optional[GForward] = None):
     """The G update of a step, against `state.d`; only `state.g` changes.
 
-    It reuses the z (and labels) of the step's last D update, as the classic DCGAN loop does.
+    It reuses the z (and labels) of the step's last D update, as the classic DCGAN loop does;
+    `forward` is G's pass on them (`g_forward`), computed here if not given.
     """
-    images, labels = _check_batch(cfg, state, batch)
-    z_shape = (images.shape[1], state.z_dim)
+    if forward is None:
+        forward = g_forward(cfg, state, batch)
+    _, labels = _check_batch(cfg, state, batch)
     last_labels = None if labels is None else labels[-1]
-    g, metrics = _g_update(cfg, state.g, state.d, z_shape, last_labels, _critic_keys(cfg, state)[-1])
+    g, metrics = _g_update(cfg, state.g, state.d, forward, last_labels, _critic_keys(cfg, state)[-1])
     return state.replace(g=g), metrics
 
 
@@ -152,10 +182,11 @@ def _generate(cfg: StepConfig, g, g_params, z_shape, labels, key):
     return fake, mutated.get("batch_stats", g.batch_stats)
 
 
-def _d_update(cfg: StepConfig, g, z_dim, d, xs):
+def _d_update(cfg: StepConfig, g, z_dim, d, xs, fake=None):
     """One D update on a real minibatch; G's parameters are only read."""
     real, labels, key = xs
-    fake, _ = _generate(cfg, g, g.params, (real.shape[0], z_dim), labels, key)
+    if fake is None:
+        fake, _ = _generate(cfg, g, g.params, (real.shape[0], z_dim), labels, key)
     fake = lax.stop_gradient(fake)
     loss_fn = functools.partial(_d_loss, cfg, d, real, fake, labels, key)
     if cfg.r1_weight and cfg.r1_every > 1:  # Lazy R1: only every r1_every-th update pays for it.
@@ -209,17 +240,17 @@ def _input_grad_norm(logits_fn, x):
     return jnp.sqrt(jnp.sum(grads.reshape(x.shape[0], -1) ** 2, axis=-1))
 
 
-def _g_update(cfg: StepConfig, g, d, z_shape, labels, key):
+def _g_update(cfg: StepConfig, g, d, forward: GForward, labels, key):
     """One G update against the freshly updated D; D's parameters are only read."""
-    def loss_fn(params):
-        fake, batch_stats = _generate(cfg, g, params, z_shape, labels, key)
+    def loss_fn(fake):
         rngs = {"dropout": _device_key(cfg, jax.random.fold_in(key, _D_DROPOUT_FAKE))}
         # D's batch statistics are not updated by G's pass: they describe D's own training data.
         fake_logits, _ = d.apply_fn(variables(d.params, d.batch_stats), fake, labels, train=True,
                                     rngs=rngs, mutable=["batch_stats"])
-        return cfg.loss.g(fake_logits), batch_stats
+        return cfg.loss.g(fake_logits)
 
-    (g_loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(g.params)
-    grads, batch_stats, g_loss = _pmean(cfg, (grads, batch_stats, g_loss))
+    g_loss, fake_grads = jax.value_and_grad(loss_fn)(forward.fake)
+    grads, = forward.pullback(fake_grads)
+    grads, batch_stats, g_loss = _pmean(cfg, (grads, forward.batch_stats, g_loss))
     metrics = {"g_loss": g_loss, "g_grad_norm": optax.tree.norm(grads)}
     return g.apply_gradients(grads=grads, batch_stats=batch_stats), metrics

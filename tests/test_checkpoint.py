@@ -122,6 +122,15 @@ def test_load_generator_equals_the_saved_generator(image_run, monkeypatch):
     assert not np.array_equal(jax.tree.leaves(state.g_ema_params)[0], jax.tree.leaves(state.g.params)[0])
 
 
+def test_restored_generator_gives_the_same_images_with_the_fast_path_on_and_off(image_run):
+    G, variables, config = checkpoint.load_generator(image_run[0])
+    z = jax.random.normal(jax.random.key(0), (4, config.model.z_dim))
+    images = {impl: jgan.models.get(config.model.name, conv_impl=impl, **config.model.kwargs)[0]
+              .apply(variables, z, train=False) for impl in ("fast", "reference")}
+    assert float(np.std(images["fast"])) > 1e-3  # Real images, not a constant.
+    np.testing.assert_allclose(images["fast"], images["reference"], rtol=1e-5, atol=1e-6)
+
+
 def _sample_cli(*args):
     return subprocess.run([sys.executable, "-m", "jgan.sample", *args], cwd=REPO,
                           capture_output=True, text=True, timeout=300)

@@ -1,4 +1,4 @@
-"""The fast transposed convolution equals lax/Flax's, in values and all gradients."""
+"""The fast (transposed) convolutions equal lax/Flax's, in values and all gradients."""
 import itertools
 
 import flax.linen as nn
@@ -14,18 +14,22 @@ from jgan import layers
 DN = ("NHWC", "HWIO", "NHWC")
 # Stride 1 is a plain convolution on both paths; odd and even kernels, kernels smaller than and
 # larger than the stride, and non-square inputs are what the phase decomposition must get right.
-CASES = list(itertools.product([(5, 6)], [2, 4, 5], [2, 3], ["SAME", "VALID", ((1, 0), (0, 1))]))
+# 16 output features take the sub-pixel path for the kernel gradient and forward pass, 3 take
+# lax's for both (the input gradient is lax's either way): both sides of the threshold.
+CASES = [(*case, 16) for case in itertools.product(
+    [(5, 6)], [2, 4, 5], [2, 3], ["SAME", "VALID", ((1, 0), (0, 1))])]
+CASES += [((5, 6), 5, 2, "SAME", 3), ((4, 4), 4, 2, "SAME", 1)]
 
 
 def _rel_err(a, b):
     return float(jnp.max(jnp.abs(a - b)) / (jnp.max(jnp.abs(b)) + 1e-12))
 
 
-@pytest.mark.parametrize("hw,k,s,padding", CASES)
-def test_fast_conv_transpose_matches_reference_values_and_gradients(hw, k, s, padding):
+@pytest.mark.parametrize("hw,k,s,padding,features", CASES)
+def test_fast_conv_transpose_matches_reference_values_and_gradients(hw, k, s, padding, features):
     key = jax.random.key(k * 10 + s)
     x = jax.random.normal(key, (2, *hw, 3))
-    w = jax.random.normal(jax.random.fold_in(key, 1), (k, k, 3, 4))
+    w = jax.random.normal(jax.random.fold_in(key, 1), (k, k, 3, features))
     reference = lambda x, w: lax.conv_transpose(x, w, (s, s), padding, dimension_numbers=DN)
     fast = lambda x, w: layers.conv_transpose(x, w, (s, s), padding, impl="fast")
     y_ref, vjp_ref = jax.vjp(reference, x, w)
@@ -35,6 +39,44 @@ def test_fast_conv_transpose_matches_reference_values_and_gradients(hw, k, s, pa
     cotangent = jax.random.normal(jax.random.fold_in(key, 2), y_ref.shape)
     for g_fast, g_ref in zip(vjp_fast(cotangent), vjp_ref(cotangent)):
         assert _rel_err(g_fast, g_ref) <= 1e-5
+
+
+# A strided convolution's input gradient goes through the sub-pixel transposed convolution:
+# 'SAME' with odd and even kernels, 'VALID', uneven explicit pads, stride 3, non-square inputs.
+CONV_CASES = [((14, 14), 5, 2, "SAME"), ((16, 15), 4, 2, "SAME"), ((9, 8), 3, 2, "VALID"),
+              ((8, 8), 4, 3, ((1, 2), (0, 1)))]
+
+
+@pytest.mark.parametrize("hw,k,s,padding", CONV_CASES)
+def test_fast_conv_matches_reference_values_and_gradients(hw, k, s, padding):
+    key = jax.random.key(k * 10 + s)
+    x = jax.random.normal(key, (2, *hw, 16))
+    w = jax.random.normal(jax.random.fold_in(key, 1), (k, k, 16, 5))
+    reference = lambda x, w: lax.conv_general_dilated(x, w, (s, s), padding, dimension_numbers=DN)
+    fast = lambda x, w: layers.conv(x, w, (s, s), padding, impl="fast")
+    y_ref, vjp_ref = jax.vjp(reference, x, w)
+    y_fast, vjp_fast = jax.vjp(fast, x, w)
+    assert _rel_err(y_fast, y_ref) <= 1e-5
+    cotangent = jax.random.normal(jax.random.fold_in(key, 2), y_ref.shape)
+    for g_fast, g_ref in zip(vjp_fast(cotangent), vjp_ref(cotangent)):
+        assert g_fast.shape == g_ref.shape and _rel_err(g_fast, g_ref) <= 1e-5
+
+
+def test_conv_layer_matches_flax_conv_with_the_same_parameters():
+    x = jax.random.normal(jax.random.key(0), (2, 14, 14, 16))
+    flax_layer = nn.Conv(8, (5, 5), strides=(2, 2), padding="SAME")
+    params = jax.tree.map(lambda p: p + 0.1, flax_layer.init(jax.random.key(1), x))
+    ours = layers.Conv(8, (5, 5), strides=(2, 2), padding="SAME", impl="fast")
+    assert jax.tree.map(jnp.shape, ours.init(jax.random.key(1), x)) == jax.tree.map(jnp.shape, params)
+
+    def loss(module, params, x):
+        return jnp.sum(jnp.sin(module.apply(params, x)))
+
+    (v_ref, g_ref), (v_fast, g_fast) = (jax.value_and_grad(loss, argnums=(1, 2))(m, params, x)
+                                        for m in (flax_layer, ours))
+    np.testing.assert_allclose(v_fast, v_ref, rtol=1e-5)
+    for a, b in zip(jax.tree.leaves(g_fast), jax.tree.leaves(g_ref), strict=True):
+        assert _rel_err(a, b) <= 1e-5
 
 
 def test_layer_matches_flax_conv_transpose_with_the_same_parameters():

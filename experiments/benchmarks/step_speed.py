@@ -39,7 +39,9 @@ def jgan_runner(name, batch):
     state = jgan.create_state(jax.random.key(0), G, D, tx, tx, z_dim=z_dim, image_shape=shape)
     images = {"image": jax.random.uniform(jax.random.key(1), (batch, *shape), minval=-1.0)}
     t0 = time.perf_counter()
-    compiled = jax.jit(jgan.make_train_step(), donate_argnums=0).lower(state, images).compile()
+    step = jax.jit(jgan.make_train_step(), donate_argnums=0,
+                   compiler_options=jgan.compiler_options())
+    compiled = step.lower(state, images).compile()
     compile_s = time.perf_counter() - t0
     cost = compiled.cost_analysis()
     flops = (cost[0] if isinstance(cost, list) else cost)["flops"]

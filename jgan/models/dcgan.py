@@ -53,12 +53,13 @@ class Discriminator(nn.Module):
     width: int = 64
     num_classes: Optional[int] = None
     axis_name: Optional[str] = None
+    conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, x_BxHxWxC, labels=None, *, train: bool):
         bn = functools.partial(nn.BatchNorm, use_running_average=not train, axis_name=self.axis_name)
-        conv = functools.partial(nn.Conv, kernel_size=(4, 4), strides=(2, 2), padding="SAME",
-                                 kernel_init=_init)
+        conv = functools.partial(layers.Conv, kernel_size=(4, 4), strides=(2, 2), padding="SAME",
+                                 kernel_init=_init, impl=self.conv_impl)
         features = self.width
         x = nn.leaky_relu(conv(features)(x_BxHxWxC), 0.2)
         for _ in range(_num_scales(self.resolution) - 1):
@@ -76,5 +77,6 @@ def dcgan(resolution: int = 64, channels: int = 3, width: int = 64,
           num_classes: Optional[int] = None, axis_name: Optional[str] = None,
           conv_impl: str = "auto"):
     _num_scales(resolution)
-    kw = dict(resolution=resolution, width=width, num_classes=num_classes, axis_name=axis_name)
-    return Generator(channels=channels, conv_impl=conv_impl, **kw), Discriminator(**kw)
+    kw = dict(resolution=resolution, width=width, num_classes=num_classes, axis_name=axis_name,
+              conv_impl=conv_impl)
+    return Generator(channels=channels, **kw), Discriminator(**kw)

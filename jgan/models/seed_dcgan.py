@@ -38,11 +38,12 @@ class Generator(nn.Module):
 
 class Discriminator(nn.Module):
     """images [B, 28, 28, 1] -> logits [B]."""
+    conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, x_BxHxWxC, labels=None, *, train: bool):
-        conv = functools.partial(nn.Conv, kernel_size=(5, 5), strides=(2, 2), padding="SAME",
-                                 kernel_init=_glorot)
+        conv = functools.partial(layers.Conv, kernel_size=(5, 5), strides=(2, 2), padding="SAME",
+                                 kernel_init=_glorot, impl=self.conv_impl)
         x = nn.Dropout(0.3, deterministic=not train)(_leaky_relu(conv(64)(x_BxHxWxC)))
         x = nn.Dropout(0.3, deterministic=not train)(_leaky_relu(conv(128)(x)))
         x = x.reshape(x.shape[0], -1)
@@ -51,4 +52,4 @@ class Discriminator(nn.Module):
 
 @models.register("seed_dcgan")
 def seed_dcgan(axis_name: Optional[str] = None, conv_impl: str = "auto"):
-    return Generator(axis_name=axis_name, conv_impl=conv_impl), Discriminator()
+    return Generator(axis_name=axis_name, conv_impl=conv_impl), Discriminator(conv_impl=conv_impl)
