@@ -127,8 +127,10 @@ def test_restored_generator_gives_the_same_images_with_the_fast_path_on_and_off(
     z = jax.random.normal(jax.random.key(0), (4, config.model.z_dim))
     images = {impl: jgan.models.get(config.model.name, conv_impl=impl, **config.model.kwargs)[0]
               .apply(variables, z, train=False) for impl in ("fast", "reference")}
-    assert float(np.std(images["fast"])) > 1e-3  # Real images, not a constant.
-    np.testing.assert_allclose(images["fast"], images["reference"], rtol=1e-5, atol=1e-6)
+    # N(0, 0.02) weights after 2 steps give outputs of order 1e-4: compare relative to their scale.
+    scale = float(np.max(np.abs(images["reference"])))
+    assert scale > 0 and float(np.std(images["reference"])) > 0.1 * scale  # Not a constant.
+    assert float(np.max(np.abs(images["fast"] - images["reference"]))) <= 1e-5 * scale
 
 
 def _sample_cli(*args):
