@@ -34,19 +34,24 @@ _CHUNK = 500  # Images generated per call: bounds the memory of a 10 000-sample 
 
 def check_metrics(config, names) -> None:
     """Fails fast (before any training) on unknown metrics or missing feature-network weights."""
+    _check_names(config, names)
+    if config.dataset.name not in data.pipeline.TOY_2D:
+        for network in {_IMAGE_METRICS[n][0] for n in names}:
+            _NETWORKS[network].load_params()  # Missing/wrong weights: the error says how to make them.
+
+
+def _check_names(config, names) -> None:
     toy = config.dataset.name in data.pipeline.TOY_2D
     valid = _TOY_METRICS if toy else tuple(_IMAGE_METRICS)
     bad = [n for n in names if n not in valid]
     if bad:
         kind = "2-D" if toy else "image"
         raise ValueError(f"metrics {bad} do not apply to {kind} data; expected some of {list(valid)}")
-    for network in {_IMAGE_METRICS[n][0] for n in names if not toy}:
-        _NETWORKS[network].weights_hash()  # Missing/wrong weights: the error says how to make them.
 
 
 def evaluate(config, apply_fn, g_vars, names, num: int, seed: int = 0) -> dict:
     """Runs metrics `names` on `num` samples of G (fixed z from `seed`) for `config`'s dataset."""
-    check_metrics(config, names)
+    _check_names(config, names)  # Before generating; the weights are checked as they are loaded.
     key = jax.random.key(seed)
     if config.dataset.name in data.pipeline.TOY_2D:
         samples = np.asarray(generate(apply_fn, g_vars, key, num, config.model.z_dim))
@@ -59,37 +64,38 @@ def evaluate(config, apply_fn, g_vars, names, num: int, seed: int = 0) -> dict:
 
 def image_metrics(config, fake_images, names) -> dict:
     """Metrics `names` of images [N, H, W, C] in [-1, 1] against `config`'s real data."""
-    check_metrics(config, names)
+    _check_names(config, names)
     results, features = {}, {}
     for name in names:
         network, output, base = _IMAGE_METRICS[name]
-        if network not in features:
-            features[network] = (_NETWORKS[network].features_fn()(fake_images),
-                                 real_features(config, network))
+        if network not in features:  # Each network's weights are read and hashed once.
+            module = _NETWORKS[network]
+            params = module.load_params()
+            digest = weights.file_hash(module.default_weights_path())
+            features_fn = module.features_fn(params)
+            features[network] = (features_fn(fake_images),
+                                 _real_features(config, network, features_fn, digest))
         fake, real = (f[output] for f in features[network])
         for key, value in metrics.get(base)(fake, real).items():
             results[key.replace(base, name, 1) if key.startswith(base) else f"{name}_{key}"] = value
     return results
 
 
-def real_features(config, network: str, num: int = None) -> tuple[np.ndarray, np.ndarray]:
-    """(features, logits) of the first `num` (default `config.eval.num_real`) images of the
-    reference split, cached under the feature network's weights hash."""
-    num = num or config.eval.get("num_real", 10_000)
+def _real_features(config, network: str, features_fn, digest: str) -> tuple[np.ndarray, np.ndarray]:
+    """(features, logits) of the first `config.eval.num_real` images of the reference split,
+    cached under the feature network's weights hash `digest`."""
+    num = config.eval.get("num_real", 10_000)
     ds, shape = config.dataset, tuple(config.model.image_shape)
     source = ds.path if ds.name == "folder" else f"{ds.name}-{_split(config)}"
     tag = "-".join([source.replace("/", "_").strip("_"), "x".join(map(str, shape)), network,
-                    _NETWORKS[network].weights_hash()[:16], f"n{num}"])
+                    digest[:16], f"n{num}"])
     path = weights.cache_dir() / "stats" / f"{tag}.npz"
     if path.is_file():
         with np.load(path) as f:
             return f["features"], f["logits"]
     images = _real_images(config, num)
-    feats, logits = _NETWORKS[network].features_fn()(images)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, features=feats, logits=logits)
-    tmp.replace(path)
+    feats, logits = features_fn(images)
+    weights.save_npz({"features": feats, "logits": logits}, path)  # Atomic: a run may be killed.
     return feats, logits
 
 
