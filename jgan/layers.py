@@ -49,12 +49,14 @@ def conv_transpose(x, kernel, strides: Sequence[int], padding: Padding, impl: st
     strides = tuple(strides)
     if not _use_fast(impl) or strides == (1, 1):
         return lax.conv_transpose(x, kernel, strides, padding, dimension_numbers=_DN)
-    if isinstance(padding, str):
-        pads = tuple(_conv_transpose_padding(k, s, padding)
-                     for k, s in zip(kernel.shape[:2], strides))
-    else:
-        pads = tuple(tuple(p) for p in padding)
+    pads = _explicit(padding, lambda: [_conv_transpose_padding(k, s, padding)
+                                       for k, s in zip(kernel.shape[:2], strides)])
     return _fast_conv_transpose(x, kernel, strides, pads)
+
+
+def _explicit(padding: Padding, from_name: Callable) -> tuple:
+    """Padding as hashable ((lo, hi), (lo, hi)) pairs; a name is resolved by `from_name()`."""
+    return tuple(tuple(p) for p in (from_name() if isinstance(padding, str) else padding))
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
@@ -63,7 +65,7 @@ def _fast_conv_transpose(x, kernel, strides, pads):
 
 
 def _fast_fwd(x, kernel, strides, pads):
-    return _fast_conv_transpose(x, kernel, strides, pads), (x, kernel)
+    return _forward_impl(kernel)(x, kernel, strides, pads), (x, kernel)
 
 
 def _fast_bwd(strides, pads, residuals, g):
@@ -82,10 +84,8 @@ def conv(x, kernel, strides: Sequence[int], padding: Padding, impl: str = "auto"
     if (not _use_fast(impl) or strides == (1, 1)
             or kernel.shape[2] < _MIN_SUBPIXEL_FEATURES):  # Its gradient's output channels.
         return lax.conv_general_dilated(x, kernel, strides, padding, dimension_numbers=_DN)
-    if isinstance(padding, str):
-        pads = tuple(lax.padtype_to_pads(x.shape[1:3], kernel.shape[:2], strides, padding))
-    else:
-        pads = tuple(tuple(p) for p in padding)
+    pads = _explicit(padding, lambda: lax.padtype_to_pads(x.shape[1:3], kernel.shape[:2], strides,
+                                                          padding))
     return _fast_conv(x, kernel, strides, pads)
 
 
@@ -181,8 +181,9 @@ def _phase(x, kernel, phase, strides, pads, out_shape):
     return lax.conv_general_dilated(x_padded, sub_kernel, (1, 1), "VALID", dimension_numbers=_DN)
 
 
-class Conv(nn.Module):
-    """`flax.linen.Conv` (2-D, NHWC) with a fast CPU input gradient; Flax's parameters."""
+class _ConvModule(nn.Module):
+    """Flax's 2-D NHWC convolution parameters (`kernel` [kh, kw, in, features], `bias`)
+    applied by `_op`; the class name keeps Flax's parameter paths (Conv_0, ConvTranspose_0)."""
     features: int
     kernel_size: Sequence[int]
     strides: Sequence[int] = (1, 1)
@@ -191,36 +192,23 @@ class Conv(nn.Module):
     kernel_init: Callable[..., Any] = nn.initializers.lecun_normal()
     bias_init: Callable[..., Any] = nn.initializers.zeros_init()
     impl: str = "auto"
+    _op = None
 
     @nn.compact
     def __call__(self, x):
         kernel = self.param("kernel", self.kernel_init,
                             (*self.kernel_size, x.shape[-1], self.features), jnp.float32)
-        y = conv(x, kernel.astype(x.dtype), self.strides, self.padding, self.impl)
+        y = type(self)._op(x, kernel.astype(x.dtype), self.strides, self.padding, self.impl)
         if self.use_bias:
             y += self.param("bias", self.bias_init, (self.features,), jnp.float32).astype(x.dtype)
         return y
 
 
-class ConvTranspose(nn.Module):
-    """`flax.linen.ConvTranspose` (2-D, NHWC, transpose_kernel=False) with a fast CPU path.
+class Conv(_ConvModule):
+    """`flax.linen.Conv` (2-D, NHWC) with a fast CPU input gradient."""
+    _op = conv
 
-    Parameters `kernel` [kh, kw, in, features] and `bias` [features] as in Flax.
-    """
-    features: int
-    kernel_size: Sequence[int]
-    strides: Sequence[int] = (1, 1)
-    padding: Padding = "SAME"
-    use_bias: bool = True
-    kernel_init: Callable[..., Any] = nn.initializers.lecun_normal()
-    bias_init: Callable[..., Any] = nn.initializers.zeros_init()
-    impl: str = "auto"
 
-    @nn.compact
-    def __call__(self, x):
-        kernel = self.param("kernel", self.kernel_init,
-                            (*self.kernel_size, x.shape[-1], self.features), jnp.float32)
-        y = conv_transpose(x, kernel.astype(x.dtype), self.strides, self.padding, self.impl)
-        if self.use_bias:
-            y += self.param("bias", self.bias_init, (self.features,), jnp.float32).astype(x.dtype)
-        return y
+class ConvTranspose(_ConvModule):
+    """`flax.linen.ConvTranspose` (2-D, NHWC, transpose_kernel=False) with a fast CPU path."""
+    _op = conv_transpose
