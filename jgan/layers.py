@@ -1,17 +1,23 @@
-"""A transposed convolution that stays fast on XLA:CPU, with Flax's parameter layout.
+"""Strided (transposed) convolutions that stay fast on XLA:CPU, with Flax's parameter layout.
 
 A strided transposed convolution is an input-dilated convolution. XLA:CPU computes its kernel
 gradient on a slow path (measured here: ~300 ms for the seed DCGAN's 128→64 layer at batch 64,
 against ~16 ms for the same sums as stride-1 convolutions). So on CPU jgan differentiates it by
-hand (`jax.custom_vjp`), taking for each pass the formulation XLA:CPU runs fastest:
-- kernel gradient: the "sub-pixel" decomposition — s² stride-1 convolutions of the *undilated*
-  input with the kernel's phase sub-kernels, interleaved (depth-to-space); an exact
-  rearrangement of the same sums;
+hand (`jax.custom_vjp`), taking for each pass the formulation XLA:CPU runs fastest. Both are exact
+rearrangements of the same sums over the *undilated* input, phase by phase (output o ≡ p mod s
+uses the kernel taps j ≡ lo − p mod s):
+- "sub-pixel" (`_subpixel`): s² stride-1 convolutions, one per phase, interleaved;
+- "blocked" (`_blocked`): one stride-1 convolution with s² × the output channels (every phase's
+  sub-kernel, zero-padded to the longest), then depth-to-space.
+Per pass:
+- kernel gradient: blocked (one large kernel-gradient convolution instead of s² small ones:
+  seed DCGAN 128→64 at batch 256 63 vs 80 ms sub-pixel; dcgan 128→64 16 vs 21 ms, 64→3 7 vs
+  17 ms for lax's);
 - input gradient: `lax`'s own, which is an ordinary strided convolution (1.6–1.9× faster than
-  the sub-pixel one on the seed DCGAN's 5×5 layers, within ±20 % on dcgan's 4×4 ones);
-- forward: sub-pixel (1.6–3.1× faster), except for layers with few output channels (the image
-  layer: 1–3), where s² one-channel convolutions lose to one dilated convolution and `lax`
-  is used for all three passes (5× faster for the seed DCGAN's last layer at batch 256).
+  sub-pixel on the seed DCGAN's 5×5 layers, within ±20 % on dcgan's 4×4 ones);
+- forward: sub-pixel from 16 output channels (1.6–3.1× faster than lax; blocked computes up to
+  1.4–1.6× more products there, for 5×5 kernels or small images), blocked below (the image layer:
+  dcgan's 64→3 2.4 vs 3.4 ms for lax's; the seed DCGAN's 64→1 loses 7.1 → 9.9 ms at batch 256).
 
 GPUs and TPUs run dilated convolutions natively, so there `lax.conv_transpose` is used unchanged.
 `impl` forces a path ("fast" or "reference"); the parameters are the same either way, so
@@ -19,8 +25,8 @@ checkpoints move freely between backends. The fast path supports reverse-mode di
 (also of gradients), not forward mode (`jax.jvp`).
 
 A strided convolution's input gradient is a transposed convolution (with the kernel flipped and
-its channel axes swapped), so `Conv` computes that gradient with the same sub-pixel
-decomposition: 2.5× faster for the seed DCGAN's 64→128 layer at batch 256 (144 → 58 ms).
+its channel axes swapped), so `Conv` computes that gradient with the same forward rule: 2.5×
+faster for the seed DCGAN's 64→128 layer at batch 256 (144 → 58 ms).
 """
 import functools
 import math
@@ -32,8 +38,8 @@ import jax.numpy as jnp
 from jax import lax
 
 _DN = ("NHWC", "HWIO", "NHWC")
-# Below this many output channels the sub-pixel passes lose to lax's on XLA:CPU (measured on
-# 1- and 3-channel image layers; they win from 64 channels up).
+# Below this many output channels s² sub-pixel convolutions lose to one (measured on the 1- and
+# 3-channel image layers; they win from 64 channels up).
 _MIN_SUBPIXEL_FEATURES = 16
 Padding = Union[str, Sequence[tuple[int, int]]]
 
@@ -71,7 +77,7 @@ def _fast_fwd(x, kernel, strides, pads):
 def _fast_bwd(strides, pads, residuals, g):
     x, kernel = residuals
     x_t = jax.linear_transpose(lambda x: _dilated(x, kernel, strides, pads), x)
-    k_t = jax.linear_transpose(lambda k: _forward_impl(kernel)(x, k, strides, pads), kernel)
+    k_t = jax.linear_transpose(lambda k: _blocked(x, k, strides, pads), kernel)
     return x_t(g)[0], k_t(g)[0]
 
 
@@ -81,8 +87,7 @@ _fast_conv_transpose.defvjp(_fast_fwd, _fast_bwd)
 def conv(x, kernel, strides: Sequence[int], padding: Padding, impl: str = "auto"):
     """`lax.conv_general_dilated(x, kernel, strides, padding)` for NHWC/HWIO."""
     strides = tuple(strides)
-    if (not _use_fast(impl) or strides == (1, 1)
-            or kernel.shape[2] < _MIN_SUBPIXEL_FEATURES):  # Its gradient's output channels.
+    if not _use_fast(impl) or strides == (1, 1):
         return lax.conv_general_dilated(x, kernel, strides, padding, dimension_numbers=_DN)
     pads = _explicit(padding, lambda: lax.padtype_to_pads(x.shape[1:3], kernel.shape[:2], strides,
                                                           padding))
@@ -110,39 +115,12 @@ def _fast_conv_bwd(strides, pads, residuals, g):
     for n, m, k, s, (lo, _) in zip(x.shape[1:3], g.shape[1:3], kernel.shape[:2], strides, pads):
         t_pads.append((k - 1 - lo, n + lo - 1 - (m - 1) * s))
     flipped = jnp.flip(kernel, (0, 1)).swapaxes(2, 3)
-    dx = _subpixel(g, flipped, strides, tuple(t_pads))
+    dx = _forward_impl(flipped)(g, flipped, strides, tuple(t_pads))
     dkernel = jax.linear_transpose(lambda k: _strided(x, k, strides, pads), kernel)(g)[0]
     return dx, dkernel
 
 
 _fast_conv.defvjp(_fast_conv_fwd, _fast_conv_bwd)
-
-
-def _forward_impl(kernel) -> Callable:
-    return _subpixel if kernel.shape[-1] >= _MIN_SUBPIXEL_FEATURES else _dilated
-
-
-def _dilated(x, kernel, strides, pads):
-    return lax.conv_transpose(x, kernel, strides, pads, dimension_numbers=_DN)
-
-
-def _subpixel(x, kernel, strides, pads):
-    """The transposed convolution as s² stride-1 phase convolutions, interleaved."""
-    k_h, k_w = kernel.shape[:2]
-    n_h, n_w = x.shape[1:3]
-    out_h, out_w = [(n - 1) * s + 1 + lo + hi - k + 1
-                    for n, s, (lo, hi), k in zip((n_h, n_w), strides, pads, (k_h, k_w))]
-    s_h, s_w = strides
-    rows = []
-    for p_h in range(s_h):
-        row = []
-        for p_w in range(s_w):
-            row.append(_phase(x, kernel, (p_h, p_w), strides, pads, (out_h, out_w)))
-        rows.append(jnp.stack(row, axis=0))
-    phases = jnp.stack(rows, axis=0)  # [s_h, s_w, B, ceil(out_h/s_h), ceil(out_w/s_w), C]
-    _, _, b, q_h, q_w, c = phases.shape
-    y = phases.transpose(2, 3, 0, 4, 1, 5).reshape(b, q_h * s_h, q_w * s_w, c)
-    return y[:, :out_h, :out_w]
 
 
 def _conv_transpose_padding(k: int, s: int, padding: str) -> tuple[int, int]:
@@ -158,19 +136,50 @@ def _conv_transpose_padding(k: int, s: int, padding: str) -> tuple[int, int]:
     return pad_a, pad_len - pad_a
 
 
-def _phase(x, kernel, phase, strides, pads, out_shape):
-    """Outputs o ≡ phase (mod stride) of the input-dilated convolution, as a stride-1 one.
+def _forward_impl(kernel) -> Callable:
+    return _subpixel if kernel.shape[-1] >= _MIN_SUBPIXEL_FEATURES else _blocked
 
-    Output o = q·s + p sums x[q + m + c] · w[j0 + m·s] over taps m, with j0 = (lo − p) mod s and
-    c = (p + j0 − lo) / s: a plain correlation of x with the sub-kernel w[j0::s].
-    """
+
+def _dilated(x, kernel, strides, pads):
+    return lax.conv_transpose(x, kernel, strides, pads, dimension_numbers=_DN)
+
+
+def _output_shape(x, kernel, strides, pads) -> list[int]:
+    return [(n - 1) * s + 1 + lo + hi - k + 1
+            for n, s, (lo, hi), k in zip(x.shape[1:3], strides, pads, kernel.shape[:2])]
+
+
+def _phase_taps(k: int, s: int, lo: int) -> list[tuple[int, int, int]]:
+    """(j0, c, taps) per output phase p: outputs o = q·s + p of the input-dilated convolution sum
+    x[q + c + m] · w[j0 + m·s] over m < taps, with j0 = (lo − p) mod s and c = (p + j0 − lo) / s:
+    a plain correlation of x with the sub-kernel w[j0::s]."""
+    phases = []
+    for p in range(s):
+        j0 = (lo - p) % s
+        phases.append((j0, (p + j0 - lo) // s, len(range(j0, k, s))))
+    return phases
+
+
+def _subpixel(x, kernel, strides, pads):
+    """The transposed convolution as s² stride-1 phase convolutions, interleaved."""
+    out_h, out_w = _output_shape(x, kernel, strides, pads)
+    s_h, s_w = strides
+    phases = jnp.stack([
+        jnp.stack([_phase(x, kernel, (p_h, p_w), strides, pads, (out_h, out_w))
+                   for p_w in range(s_w)], axis=0)
+        for p_h in range(s_h)], axis=0)  # [s_h, s_w, B, ceil(out_h/s_h), ceil(out_w/s_w), C]
+    _, _, b, q_h, q_w, c = phases.shape
+    y = phases.transpose(2, 3, 0, 4, 1, 5).reshape(b, q_h * s_h, q_w * s_w, c)
+    return y[:, :out_h, :out_w]
+
+
+def _phase(x, kernel, phase, strides, pads, out_shape):
+    """Outputs o ≡ phase (mod stride) of the input-dilated convolution, as a stride-1 one."""
     slices, x_pads, lengths = [], [], []
     for p, s, (lo, _), k, n, out in zip(phase, strides, pads, kernel.shape[:2], x.shape[1:3],
                                         out_shape):
-        j0 = (lo - p) % s
-        taps = len(range(j0, k, s))
+        j0, c, taps = _phase_taps(k, s, lo)[p]
         length = -(-out // s)  # Every phase is computed ceil(out / s) long, then cropped.
-        c = (p + j0 - lo) // s
         slices.append(slice(j0, k, s))
         x_pads.append((-c, length + taps - 1 - n + c, 0))
         lengths.append((length, taps))
@@ -179,6 +188,47 @@ def _phase(x, kernel, phase, strides, pads, out_shape):
     sub_kernel = kernel[slices[0], slices[1]]
     x_padded = lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), *x_pads, (0, 0, 0)])
     return lax.conv_general_dilated(x_padded, sub_kernel, (1, 1), "VALID", dimension_numbers=_DN)
+
+
+def _blocked(x, kernel, strides, pads):
+    """The transposed convolution as ONE stride-1 convolution with s_h·s_w·C output channels
+    (every phase's sub-kernel, zero-padded to the longest), then depth-to-space.
+
+    Phase p reads x from offset c_p, which steps up by one at most once as p grows (at
+    p = lo mod s + 1). Phases past the step are computed one block later, so block q holds the
+    s consecutive outputs q·s + r … q·s + r + s − 1 with r = (first such p) − s, all read from
+    the same window of x.
+    """
+    (k_h, k_w), c_in, c_out = kernel.shape[:2], kernel.shape[2], kernel.shape[3]
+    outs = _output_shape(x, kernel, strides, pads)
+    plans = [_block_plan(k, s, lo, n, out) for k, s, (lo, _), n, out
+             in zip((k_h, k_w), strides, pads, x.shape[1:3], outs)]
+    (starts_h, taps_h, r_h, pad_h), (starts_w, taps_w, r_w, pad_w) = plans
+    subs = [[jnp.pad(kernel[j_h::strides[0], j_w::strides[1]],
+                     ((0, taps_h - len(range(j_h, k_h, strides[0]))),
+                      (0, taps_w - len(range(j_w, k_w, strides[1]))), (0, 0), (0, 0)))
+             for j_w in starts_w] for j_h in starts_h]
+    w = jnp.stack([jnp.stack(row, 3) for row in subs], 3)  # [taps_h, taps_w, in, s_h, s_w, out]
+    x = lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), (*pad_h, 0), (*pad_w, 0), (0, 0, 0)])
+    y = lax.conv_general_dilated(x, w.reshape(taps_h, taps_w, c_in, -1), (1, 1), "VALID",
+                                 dimension_numbers=_DN)
+    b, q_h, q_w, _ = y.shape
+    y = y.reshape(b, q_h, q_w, *strides, c_out).transpose(0, 1, 3, 2, 4, 5)
+    y = y.reshape(b, q_h * strides[0], q_w * strides[1], c_out)
+    return y[:, -r_h:outs[0] - r_h, -r_w:outs[1] - r_w]
+
+
+def _block_plan(k, s, lo, n, out):
+    """One dimension of `_blocked`: each block slot's first kernel tap, the taps per slot, the
+    first output's offset r within block 0 (≤ 0) and x's padding."""
+    phases = _phase_taps(k, s, lo)
+    c_min = phases[0][1]  # c_p is non-decreasing in p.
+    offsets = [p - (c - c_min) * s for p, (_, c, _) in enumerate(phases)]
+    r = min(offsets)
+    starts = [phases[p][0] for p in sorted(range(s), key=offsets.__getitem__)]
+    taps = max(1, max(t for _, _, t in phases))
+    blocks = -(-(out - r) // s)
+    return starts, taps, r, (-c_min, blocks + c_min + taps - 1 - n)
 
 
 class _ConvModule(nn.Module):

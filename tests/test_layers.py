@@ -14,8 +14,8 @@ from jgan import layers
 DN = ("NHWC", "HWIO", "NHWC")
 # Stride 1 is a plain convolution on both paths; odd and even kernels, kernels smaller than and
 # larger than the stride, and non-square inputs are what the phase decomposition must get right.
-# 16 output features take the sub-pixel path for the kernel gradient and forward pass, 3 take
-# lax's for both (the input gradient is lax's either way): both sides of the threshold.
+# The kernel gradient is always blocked; the forward pass is sub-pixel for 16 output features and
+# blocked for 3 and 1 (the input gradient is lax's either way): both sides of the threshold.
 CASES = [(*case, 16) for case in itertools.product(
     [(5, 6)], [2, 4, 5], [2, 3], ["SAME", "VALID", ((1, 0), (0, 1))])]
 CASES += [((5, 6), 5, 2, "SAME", 3), ((4, 4), 4, 2, "SAME", 1)]
@@ -41,17 +41,19 @@ def test_fast_conv_transpose_matches_reference_values_and_gradients(hw, k, s, pa
         assert _rel_err(g_fast, g_ref) <= 1e-5
 
 
-# A strided convolution's input gradient goes through the sub-pixel transposed convolution:
-# 'SAME' with odd and even kernels, 'VALID', uneven explicit pads, stride 3, non-square inputs.
-CONV_CASES = [((14, 14), 5, 2, "SAME"), ((16, 15), 4, 2, "SAME"), ((9, 8), 3, 2, "VALID"),
-              ((8, 8), 4, 3, ((1, 2), (0, 1)))]
+# A strided convolution's input gradient goes through the fast transposed convolution (sub-pixel
+# for 16 input channels, blocked for 3): 'SAME' with odd and even kernels, 'VALID', uneven
+# explicit pads, stride 3, non-square inputs.
+CONV_CASES = [((14, 14), 5, 2, "SAME", 16), ((16, 15), 4, 2, "SAME", 16), ((9, 8), 3, 2, "VALID", 16),
+              ((8, 8), 4, 3, ((1, 2), (0, 1)), 16), ((14, 13), 5, 2, "SAME", 3),
+              ((8, 8), 4, 3, ((1, 2), (0, 1)), 3)]
 
 
-@pytest.mark.parametrize("hw,k,s,padding", CONV_CASES)
-def test_fast_conv_matches_reference_values_and_gradients(hw, k, s, padding):
+@pytest.mark.parametrize("hw,k,s,padding,cin", CONV_CASES)
+def test_fast_conv_matches_reference_values_and_gradients(hw, k, s, padding, cin):
     key = jax.random.key(k * 10 + s)
-    x = jax.random.normal(key, (2, *hw, 16))
-    w = jax.random.normal(jax.random.fold_in(key, 1), (k, k, 16, 5))
+    x = jax.random.normal(key, (2, *hw, cin))
+    w = jax.random.normal(jax.random.fold_in(key, 1), (k, k, cin, 5))
     reference = lambda x, w: lax.conv_general_dilated(x, w, (s, s), padding, dimension_numbers=DN)
     fast = lambda x, w: layers.conv(x, w, (s, s), padding, impl="fast")
     y_ref, vjp_ref = jax.vjp(reference, x, w)
