@@ -9,6 +9,8 @@ import optax
 from flax import struct
 from flax.training import train_state
 
+from jgan.compiler import compiler_options
+
 
 class TrainState(train_state.TrainState):
     """An optax TrainState that also carries the module's `batch_stats` collection."""
@@ -47,9 +49,17 @@ def create_state(rng: jax.Array, G: nn.Module, D: nn.Module, g_tx: optax.Gradien
     """
     image_shape = tuple(int(s) for s in image_shape)
     num_classes = num_classes or getattr(G, "num_classes", None)
-    labels_B = jnp.zeros((1,), jnp.int32) if num_classes else None
     if not jnp.issubdtype(rng.dtype, jax.dtypes.prng_key):
         rng = jax.random.wrap_key_data(rng)
+    init = functools.partial(_init, G=G, D=D, g_tx=g_tx, d_tx=d_tx, z_dim=int(z_dim),
+                             image_shape=image_shape, num_classes=num_classes)
+    # One compiled program: run op by op, every initializer compiled on its own and creating the
+    # state took 8.6 s (seed DCGAN) to 15 s (dcgan 32 px) on CPU.
+    return jax.jit(init, compiler_options=compiler_options())(rng)
+
+
+def _init(rng, *, G, D, g_tx, d_tx, z_dim, image_shape, num_classes) -> GANState:
+    labels_B = jnp.zeros((1,), jnp.int32) if num_classes else None
     g_key, d_key, run_key = jax.random.split(rng, 3)
     g_vars = G.init(g_key, jnp.zeros((1, z_dim)), labels_B, train=False)
     d_batch = getattr(D, "pack", 1)  # A packed D (jgan.models.Packed) needs one whole pack.
@@ -60,11 +70,12 @@ def create_state(rng: jax.Array, G: nn.Module, D: nn.Module, g_tx: optax.Gradien
                           batch_stats=g_vars.get("batch_stats", {})).replace(step=jnp.zeros((), jnp.int32))
     d = TrainState.create(apply_fn=D.apply, params=d_vars["params"], tx=d_tx,
                           batch_stats=d_vars.get("batch_stats", {})).replace(step=jnp.zeros((), jnp.int32))
-    # The EMA starts as a copy: sharing buffers with `g` would break buffer donation.
+    # The EMA starts as a copy (a separate output buffer): sharing buffers with `g` would break
+    # buffer donation.
     copy = functools.partial(jax.tree.map, jnp.copy)
     return GANState(step=jnp.zeros((), jnp.int32), g=g, d=d, g_ema_params=copy(g.params),
-                    g_ema_batch_stats=copy(g.batch_stats), rng=jax.random.key_data(run_key), z_dim=int(z_dim),
-                    image_shape=image_shape)
+                    g_ema_batch_stats=copy(g.batch_stats), rng=jax.random.key_data(run_key),
+                    z_dim=z_dim, image_shape=image_shape)
 
 
 def variables(params, batch_stats) -> dict:

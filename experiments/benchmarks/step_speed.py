@@ -4,7 +4,8 @@
     python experiments/benchmarks/step_speed.py [--rounds 7] [--steps 5] [--only seed_dcgan:64]
 
 After warm-up the two frameworks alternate (A/B) in rounds of `--steps` steps; the table gives
-median ms/step, images/s, the ratio torch_ms / jgan_ms (> 1: jgan is faster), jgan's compile time,
+median ms/step, images/s, the ratio torch_ms / jgan_ms (> 1: jgan is faster), the time
+`jgan.create_state` takes, jgan's compile time (lowering included),
 XLA's FLOPs per step and the GFLOP/s that achieves, beside a 4096² float32 matrix product
 through XLA and PyTorch (the ceiling). Peak memory is the resident-set high-water mark of a child
 process that imports both frameworks and runs only one of them (`--peak`).
@@ -36,7 +37,10 @@ def jgan_runner(name, batch):
     model, kwargs, z_dim, shape, _, _ = CASES[name]
     G, D = jgan.models.get(model, **kwargs)
     tx = optax.adam(2e-4, 0.5)
-    state = jgan.create_state(jax.random.key(0), G, D, tx, tx, z_dim=z_dim, image_shape=shape)
+    t0 = time.perf_counter()
+    state = jax.block_until_ready(
+        jgan.create_state(jax.random.key(0), G, D, tx, tx, z_dim=z_dim, image_shape=shape))
+    init_s = time.perf_counter() - t0
     images = {"image": jax.random.uniform(jax.random.key(1), (batch, *shape), minval=-1.0)}
     t0 = time.perf_counter()
     step = jax.jit(jgan.make_train_step(), donate_argnums=0,
@@ -52,7 +56,7 @@ def jgan_runner(name, batch):
             box[0], metrics = compiled(box[0], images)
         jax.block_until_ready(metrics)
 
-    return run, compile_s, flops
+    return run, init_s, compile_s, flops
 
 
 def torch_runner(name, batch):
@@ -107,11 +111,11 @@ def main():
     xla_mm, torch_mm = matmul_gflops()
     print(f"machine: {jax.devices()[0].device_kind}, {torch.get_num_threads()} threads; "
           f"jax {jax.__version__}, torch {torch.__version__}\n")
-    print("| model | batch | jgan ms | torch ms | ratio | jgan img/s | torch img/s | compile s "
-          "| GFLOP/step | jgan GFLOP/s | jgan peak MB | torch peak MB |")
-    print("|" + " --- |" * 12)
+    print("| model | batch | jgan ms | torch ms | ratio | jgan img/s | torch img/s | init s "
+          "| compile s | GFLOP/step | jgan GFLOP/s | jgan peak MB | torch peak MB |")
+    print("|" + " --- |" * 13)
     for name, batch in cases:
-        j_run, compile_s, flops = jgan_runner(name, batch)
+        j_run, init_s, compile_s, flops = jgan_runner(name, batch)
         t_run = torch_runner(name, batch)
         j_run(2), t_run(2)  # Warm-up.
         j_ms, t_ms = [], []
@@ -120,7 +124,7 @@ def main():
             t_ms.append(_timed(lambda: t_run(args.steps)) / args.steps * 1e3)
         j, t = statistics.median(j_ms), statistics.median(t_ms)
         print(f"| {name} | {batch} | {j:.1f} | {t:.1f} | {t / j:.2f} | {batch / j * 1e3:.0f} | "
-              f"{batch / t * 1e3:.0f} | {compile_s:.1f} | {flops / 1e9:.2f} | {flops / j / 1e6:.0f} | "
+              f"{batch / t * 1e3:.0f} | {init_s:.1f} | {compile_s:.1f} | {flops / 1e9:.2f} | {flops / j / 1e6:.0f} | "
               f"{peak_rss_mb('jgan', name, batch):.0f} | {peak_rss_mb('torch', name, batch):.0f} |",
               flush=True)
     print(f"\n4096² float32 matmul: XLA {xla_mm:.0f} GFLOP/s, PyTorch {torch_mm:.0f} GFLOP/s")
