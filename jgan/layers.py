@@ -163,14 +163,17 @@ def _phase_taps(k: int, s: int, lo: int) -> list[tuple[int, int, int]]:
 def _subpixel(x, kernel, strides, pads):
     """The transposed convolution as s² stride-1 phase convolutions, interleaved."""
     out_h, out_w = _output_shape(x, kernel, strides, pads)
-    s_h, s_w = strides
     phases = jnp.stack([
         jnp.stack([_phase(x, kernel, (p_h, p_w), strides, pads, (out_h, out_w))
-                   for p_w in range(s_w)], axis=0)
-        for p_h in range(s_h)], axis=0)  # [s_h, s_w, B, ceil(out_h/s_h), ceil(out_w/s_w), C]
-    _, _, b, q_h, q_w, c = phases.shape
-    y = phases.transpose(2, 3, 0, 4, 1, 5).reshape(b, q_h * s_h, q_w * s_w, c)
-    return y[:, :out_h, :out_w]
+                   for p_w in range(strides[1])], axis=3)
+        for p_h in range(strides[0])], axis=3)  # [B, ceil(out_h/s_h), ceil(out_w/s_w), s_h, s_w, C]
+    return _depth_to_space(phases)[:, :out_h, :out_w]
+
+
+def _depth_to_space(y):
+    """[B, Q_h, Q_w, s_h, s_w, C] -> [B, Q_h·s_h, Q_w·s_w, C]: output q·s + p from block q, slot p."""
+    b, q_h, q_w, s_h, s_w, c = y.shape
+    return y.transpose(0, 1, 3, 2, 4, 5).reshape(b, q_h * s_h, q_w * s_w, c)
 
 
 def _phase(x, kernel, phase, strides, pads, out_shape):
@@ -212,9 +215,7 @@ def _blocked(x, kernel, strides, pads):
     x = lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), (*pad_h, 0), (*pad_w, 0), (0, 0, 0)])
     y = lax.conv_general_dilated(x, w.reshape(taps_h, taps_w, c_in, -1), (1, 1), "VALID",
                                  dimension_numbers=_DN)
-    b, q_h, q_w, _ = y.shape
-    y = y.reshape(b, q_h, q_w, *strides, c_out).transpose(0, 1, 3, 2, 4, 5)
-    y = y.reshape(b, q_h * strides[0], q_w * strides[1], c_out)
+    y = _depth_to_space(y.reshape(*y.shape[:3], *strides, c_out))
     return y[:, -r_h:outs[0] - r_h, -r_w:outs[1] - r_w]
 
 

@@ -83,6 +83,8 @@ class GForward(NamedTuple):
     fake: jax.Array
     pullback: Callable  # d(loss)/d(fake) -> (d(loss)/d(G's params),)
     batch_stats: Any
+    labels: Optional[jax.Array]  # Of that D update; D judges `fake` with them.
+    key: jax.Array  # That D update's key.
 
 
 def g_forward(cfg: StepConfig, state: GANState, batch: dict) -> GForward:
@@ -93,7 +95,7 @@ def g_forward(cfg: StepConfig, state: GANState, batch: dict) -> GForward:
     fake, pullback, batch_stats = jax.vjp(
         lambda params: _generate(cfg, state.g, params, z_shape, last_labels, key),
         state.g.params, has_aux=True)
-    return GForward(fake, pullback, batch_stats)
+    return GForward(fake, pullback, batch_stats, last_labels, key)
 
 
 def d_phase(cfg: StepConfig, state: GANState, batch: dict, fake=None):
@@ -120,9 +122,7 @@ def g_phase(cfg: StepConfig, state: GANState, batch: dict, forward: Optional[GFo
     """
     if forward is None:
         forward = g_forward(cfg, state, batch)
-    _, labels = _check_batch(cfg, state, batch)
-    last_labels = None if labels is None else labels[-1]
-    g, metrics = _g_update(cfg, state.g, state.d, forward, last_labels, _critic_keys(cfg, state)[-1])
+    g, metrics = _g_update(cfg, state.g, state.d, forward)
     return state.replace(g=g), metrics
 
 
@@ -240,13 +240,13 @@ def _input_grad_norm(logits_fn, x):
     return jnp.sqrt(jnp.sum(grads.reshape(x.shape[0], -1) ** 2, axis=-1))
 
 
-def _g_update(cfg: StepConfig, g, d, forward: GForward, labels, key):
+def _g_update(cfg: StepConfig, g, d, forward: GForward):
     """One G update against the freshly updated D; D's parameters are only read."""
     def loss_fn(fake):
-        rngs = {"dropout": _device_key(cfg, jax.random.fold_in(key, _D_DROPOUT_FAKE))}
+        rngs = {"dropout": _device_key(cfg, jax.random.fold_in(forward.key, _D_DROPOUT_FAKE))}
         # D's batch statistics are not updated by G's pass: they describe D's own training data.
-        fake_logits, _ = d.apply_fn(variables(d.params, d.batch_stats), fake, labels, train=True,
-                                    rngs=rngs, mutable=["batch_stats"])
+        fake_logits, _ = d.apply_fn(variables(d.params, d.batch_stats), fake, forward.labels,
+                                    train=True, rngs=rngs, mutable=["batch_stats"])
         return cfg.loss.g(fake_logits)
 
     g_loss, fake_grads = jax.value_and_grad(loss_fn)(forward.fake)
