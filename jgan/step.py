@@ -70,9 +70,10 @@ def train_step(cfg: StepConfig, state: GANState, batch: dict):
     state, d_metrics = d_phase(cfg, state, batch,
                                fake=forward.fake if cfg.n_critic == 1 else None)
     state, g_metrics = g_phase(cfg, state, batch, forward)
-    decay = jnp.where(state.step < cfg.ema_start, 0.0, cfg.ema_decay)
-    g_ema_params = jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p,
-                                state.g_ema_params, state.g.params)
+    with jax.named_scope("g_ema"):  # Named scopes label the step's parts in profiles.
+        decay = jnp.where(state.step < cfg.ema_start, 0.0, cfg.ema_decay)
+        g_ema_params = jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p,
+                                    state.g_ema_params, state.g.params)
     state = state.replace(step=state.step + 1, g_ema_params=g_ema_params,
                           g_ema_batch_stats=state.g.batch_stats)
     return state, {**d_metrics, **g_metrics}
@@ -197,8 +198,10 @@ def _d_update(cfg: StepConfig, g, z_dim, d, xs, fake=None):
         (_, aux), grads = _d_grads(loss_fn, d.params, with_r1=bool(cfg.r1_weight))
     batch_stats, metrics = aux
     grads, batch_stats, metrics = _pmean(cfg, (grads, batch_stats, metrics))
-    metrics["d_grad_norm"] = optax.tree.norm(grads)
-    return d.apply_gradients(grads=grads, batch_stats=batch_stats), metrics
+    with jax.named_scope("grad_norm"):
+        metrics["d_grad_norm"] = optax.tree.norm(grads)
+    with jax.named_scope("d_optimizer"):
+        return d.apply_gradients(grads=grads, batch_stats=batch_stats), metrics
 
 
 def _d_grads(loss_fn, params, *, with_r1):
@@ -252,5 +255,7 @@ def _g_update(cfg: StepConfig, g, d, forward: GForward):
     g_loss, fake_grads = jax.value_and_grad(loss_fn)(forward.fake)
     grads, = forward.pullback(fake_grads)
     grads, batch_stats, g_loss = _pmean(cfg, (grads, forward.batch_stats, g_loss))
-    metrics = {"g_loss": g_loss, "g_grad_norm": optax.tree.norm(grads)}
-    return g.apply_gradients(grads=grads, batch_stats=batch_stats), metrics
+    with jax.named_scope("grad_norm"):
+        metrics = {"g_loss": g_loss, "g_grad_norm": optax.tree.norm(grads)}
+    with jax.named_scope("g_optimizer"):
+        return g.apply_gradients(grads=grads, batch_stats=batch_stats), metrics

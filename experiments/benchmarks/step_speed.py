@@ -18,30 +18,18 @@ import sys
 import time
 
 import jax
-import jax.numpy as jnp
-import numpy as np
-import optax
 import torch
 
 import jgan
+from cases import CASES, make_batch, make_state, select
 from torch_reference import MODELS, make_step
-
-CASES = {  # name: (jgan model, kwargs, z_dim, image shape, torch model, batch sizes)
-    "seed_dcgan": ("seed_dcgan", {}, 100, (28, 28, 1), "seed_dcgan", (64, 256)),
-    "dcgan32": ("dcgan", dict(resolution=32, channels=3), 100, (32, 32, 3), "dcgan32", (64,)),
-    "mlp2d": ("mlp2d", {}, 2, (2,), "mlp2d", (512,)),
-}
 
 
 def jgan_runner(name, batch):
-    model, kwargs, z_dim, shape, _, _ = CASES[name]
-    G, D = jgan.models.get(model, **kwargs)
-    tx = optax.adam(2e-4, 0.5)
     t0 = time.perf_counter()
-    state = jax.block_until_ready(
-        jgan.create_state(jax.random.key(0), G, D, tx, tx, z_dim=z_dim, image_shape=shape))
+    state = jax.block_until_ready(make_state(name))
     init_s = time.perf_counter() - t0
-    images = {"image": jax.random.uniform(jax.random.key(1), (batch, *shape), minval=-1.0)}
+    images = make_batch(name, batch)
     t0 = time.perf_counter()
     step = jax.jit(jgan.make_train_step(), donate_argnums=0,
                    compiler_options=jgan.compiler_options())
@@ -96,10 +84,7 @@ def main():
     parser.add_argument("--only", help="one case, e.g. seed_dcgan:64")
     parser.add_argument("--peak", choices=["jgan", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args()
-    cases = [(n, b) for n, c in CASES.items() for b in c[5]]
-    if args.only:
-        n, b = args.only.split(":")
-        cases = [(n, int(b))]
+    cases = select(args.only)
     if args.peak:
         n, b = cases[0]
         run = jgan_runner(n, b)[0] if args.peak == "jgan" else torch_runner(n, b)
