@@ -5,9 +5,10 @@
 XLA:CPU turns every distinct fused kernel into code twice over (its MLIR fusion emitter, then
 LLVM), on a thread pool, so on a few cores the compile time follows the number of distinct
 kernels. For each step this prints the wall time of tracing, lowering and XLA's compile (in the
-last, the fusion emitter's and LLVM's parts), then the kernels XLA compiled, grouped by the part
-of the step they come from (each fusion's op_name), with the fusion emitter's CPU seconds. The
-kernel counts are deterministic; the seconds drift with the machine like every timing.
+last, LLVM's part), then the kernels XLA compiled, grouped by the part of the step they come
+from (the op_name of each fusion's root op, so ops fused into another part's kernel count there),
+with the fusion emitter's CPU seconds. The kernel counts are deterministic; the seconds drift
+with the machine like every timing.
 """
 import argparse
 import collections
