@@ -1,36 +1,38 @@
-"""Strided (transposed) convolutions that stay fast on XLA:CPU, with Flax's parameter layout.
+"""Layers that stay fast on XLA:CPU, with Flax's parameters and semantics: `Conv`,
+`ConvTranspose` (below) and `Dropout` (at the end).
 
 A strided transposed convolution is an input-dilated convolution. XLA:CPU computes its kernel
 gradient on a slow path (measured here: ~300 ms for the seed DCGAN's 128→64 layer at batch 64,
-against ~16 ms for the same sums as stride-1 convolutions). So on CPU jgan differentiates it by
-hand (`jax.custom_vjp`), taking for each pass the formulation XLA:CPU runs fastest. Both are exact
-rearrangements of the same sums over the *undilated* input, phase by phase (output o ≡ p mod s
-uses the kernel taps j ≡ lo − p mod s):
+against ~12 ms for the same sums as stride-1 convolutions). So on CPU jgan takes for each pass a
+formulation XLA:CPU runs fast, each an exact rearrangement of the same sums over the *undilated*
+input (output o ≡ p mod s uses the kernel taps j ≡ lo − p mod s):
 - "sub-pixel" (`_subpixel`): s² stride-1 convolutions, one per phase, interleaved;
 - "blocked" (`_blocked`): one stride-1 convolution with s² × the output channels (every phase's
-  sub-kernel, zero-padded to the longest), then depth-to-space.
-Per pass:
-- kernel gradient: blocked (one large kernel-gradient convolution instead of s² small ones:
-  seed DCGAN 128→64 at batch 256 63 vs 80 ms sub-pixel; dcgan 128→64 16 vs 21 ms, 64→3 7 vs
-  17 ms for lax's);
-- input gradient: `lax`'s own, which is an ordinary strided convolution (1.6–1.9× faster than
-  sub-pixel on the seed DCGAN's 5×5 layers, within ±20 % on dcgan's 4×4 ones);
-- forward: sub-pixel from 16 output channels (1.6–3.1× faster than lax; blocked computes up to
-  1.4–1.6× more products there, for 5×5 kernels or small images), blocked below (the image layer:
-  dcgan's 64→3 2.4 vs 3.4 ms for lax's; the seed DCGAN's 64→1 loses 7.1 → 9.9 ms at batch 256).
+  sub-kernel, zero-padded to the longest), then depth-to-space;
+- "col2im" (`_conv_transpose_gemm`): one matrix product x · W to every output tap, scattered
+  back (col2im, the transpose of im2col); both gradients are then matrix products of im2col(g).
+Layers with 16 or more output channels differentiate by hand (`jax.custom_vjp`): forward
+sub-pixel, input gradient `lax`'s own (an ordinary strided convolution), kernel gradient blocked
+(one large kernel-gradient convolution instead of s² small ones). Layers with fewer output
+channels (the image layer) are col2im in all three passes: their columns are k² × a few channels
+wide, so the matrix products are cheap and no pass touches an input-dilated array (the seed
+DCGAN's 64→1 layer at batch 64: 1.3 / 0.6 / 0.9 ms forward / input / kernel gradient against
+3.6 / 1.2 / 3.8 ms for sub-pixel-or-blocked and lax).
 
 GPUs and TPUs run dilated convolutions natively, so there `lax.conv_transpose` is used unchanged.
 `impl` forces a path ("fast" or "reference"); the parameters are the same either way, so
-checkpoints move freely between backends. The fast path supports reverse-mode differentiation
-(also of gradients), not forward mode (`jax.jvp`).
+checkpoints move freely between backends. The custom-VJP path supports reverse-mode
+differentiation (also of gradients), not forward mode (`jax.jvp`).
 
 A strided convolution's input gradient is a transposed convolution (with the kernel flipped and
-its channel axes swapped), so `Conv` computes that gradient with the same forward rule: 2.5×
-faster for the seed DCGAN's 64→128 layer at batch 256 (144 → 58 ms).
+its channel axes swapped), so `Conv` computes that gradient with the same rule, by its number of
+input channels: 2.5× faster for the seed DCGAN's 64→128 layer at batch 256 (144 → 58 ms).
 """
 import functools
 import math
-from typing import Any, Callable, Sequence, Union
+from typing import Any, Callable, Optional, Sequence, Union
+
+import numpy as np
 
 import flax.linen as nn
 import jax
@@ -38,8 +40,8 @@ import jax.numpy as jnp
 from jax import lax
 
 _DN = ("NHWC", "HWIO", "NHWC")
-# Below this many output channels s² sub-pixel convolutions lose to one (measured on the 1- and
-# 3-channel image layers; they win from 64 channels up).
+# Below this many output channels (the image layers) col2im beats the phase formulations; sub-pixel
+# wins from 64 channels up.
 _MIN_SUBPIXEL_FEATURES = 16
 Padding = Union[str, Sequence[tuple[int, int]]]
 
@@ -57,6 +59,8 @@ def conv_transpose(x, kernel, strides: Sequence[int], padding: Padding, impl: st
         return lax.conv_transpose(x, kernel, strides, padding, dimension_numbers=_DN)
     pads = _explicit(padding, lambda: [_conv_transpose_padding(k, s, padding)
                                        for k, s in zip(kernel.shape[:2], strides)])
+    if kernel.shape[3] < _MIN_SUBPIXEL_FEATURES:
+        return _conv_transpose_gemm(x, kernel, strides, pads)
     return _fast_conv_transpose(x, kernel, strides, pads)
 
 
@@ -136,8 +140,38 @@ def _conv_transpose_padding(k: int, s: int, padding: str) -> tuple[int, int]:
     return pad_a, pad_len - pad_a
 
 
+def _im2col(x, kernel_hw, strides, pads):
+    """[B, H, W, C] -> [B, out_h, out_w, k_h·k_w·C]: the (zero-padded) window each output reads."""
+    outs = [(n + lo + hi - k) // s + 1
+            for n, k, s, (lo, hi) in zip(x.shape[1:3], kernel_hw, strides, pads)]
+    x = lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), *[
+        (lo, (out - 1) * s + k - n - lo, 0)
+        for n, k, s, (lo, _), out in zip(x.shape[1:3], kernel_hw, strides, pads, outs)], (0, 0, 0)])
+    windows = [lax.slice(x, (0, j_h, j_w, 0), (x.shape[0], j_h + (outs[0] - 1) * strides[0] + 1,
+                                                j_w + (outs[1] - 1) * strides[1] + 1, x.shape[3]),
+                         (1, *strides, 1))
+               for j_h in range(kernel_hw[0]) for j_w in range(kernel_hw[1])]
+    return jnp.stack(windows, 3).reshape(x.shape[0], *outs, -1)
+
+
+def _conv_transpose_gemm(x, kernel, strides, pads):
+    """The transposed convolution as one matrix product and col2im: input i adds x[i] · w[k−1−j']
+    to output i·s + j' − (k−1−lo). col2im is the transpose of `_im2col` over the output (its
+    windows: k taps, stride s, padded k−1−lo in front); autodiff makes both gradients matrix
+    products of im2col(g)."""
+    (k_h, k_w), c_in, c_out = kernel.shape[:2], kernel.shape[2], kernel.shape[3]
+    outs = _output_shape(x, kernel, strides, pads)
+    weights = jnp.flip(kernel, (0, 1)).transpose(2, 0, 1, 3).reshape(c_in, -1)
+    window_pads = [(k - 1 - lo, (n - 1) * s + 1 + lo - out)
+                   for k, s, (lo, _), n, out in zip((k_h, k_w), strides, pads, x.shape[1:3], outs)]
+    col2im = jax.linear_transpose(
+        lambda y: _im2col(y, (k_h, k_w), strides, window_pads),
+        jax.ShapeDtypeStruct((x.shape[0], *outs, c_out), x.dtype))
+    return col2im(x @ weights)[0]
+
+
 def _forward_impl(kernel) -> Callable:
-    return _subpixel if kernel.shape[-1] >= _MIN_SUBPIXEL_FEATURES else _blocked
+    return _subpixel if kernel.shape[-1] >= _MIN_SUBPIXEL_FEATURES else _conv_transpose_gemm
 
 
 def _dilated(x, kernel, strides, pads):
@@ -263,3 +297,61 @@ class Conv(_ConvModule):
 class ConvTranspose(_ConvModule):
     """`flax.linen.ConvTranspose` (2-D, NHWC, transpose_kernel=False) with a fast CPU path."""
     _op = conv_transpose
+
+
+class Dropout(nn.Module):
+    """`flax.linen.Dropout` (same fields, same `dropout` RNG stream) with a cheaper mask.
+
+    Flax draws one Threefry hash per element, and on CPU JAX runs Threefry as a rolled loop of
+    array passes. Here each hash (unrolled, so the mask is one fused kernel) gives four 16-bit
+    draws: the seed DCGAN's six masks per step took ~8 % of its step on CPU. The keep probability
+    is rounded to a multiple of 2⁻¹⁶ (off by < 8e-6) and kept values are scaled by its inverse,
+    so E[output] = x exactly. Masks are the same on every backend.
+    """
+    rate: float
+    broadcast_dims: Sequence[int] = ()
+    deterministic: Optional[bool] = None
+    rng_collection: str = "dropout"
+
+    @nn.compact
+    def __call__(self, x, deterministic: Optional[bool] = None):
+        if not 0.0 <= self.rate <= 1.0:
+            raise ValueError(f"dropout rate {self.rate!r}; expected a number in [0, 1]")
+        if nn.merge_param("deterministic", self.deterministic, deterministic) or self.rate == 0.0:
+            return x
+        threshold = round((1.0 - self.rate) * 2 ** 16)
+        if threshold == 0:
+            return jnp.zeros_like(x)
+        shape = [1 if i in self.broadcast_dims else n for i, n in enumerate(x.shape)]
+        draws = _uniform16(self.make_rng(self.rng_collection), shape)
+        keep = jnp.broadcast_to(draws < threshold, x.shape)
+        return jnp.where(keep, x * (2 ** 16 / threshold), jnp.zeros((), x.dtype))
+
+
+def _uniform16(key, shape) -> jax.Array:
+    """uint32 values uniform in [0, 2¹⁶), four per Threefry-2x32 hash of a counter."""
+    n = math.prod(shape)
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        data = jax.random.key_data(key)
+        key = data if data.shape == (2,) else jax.random.bits(key, (2,), jnp.uint32)
+    count = lax.iota(jnp.uint32, -(-n // 4))
+    words = jnp.stack(threefry2x32(key[0], key[1], count, jnp.zeros_like(count)), -1)
+    halves = jnp.stack([words & 0xFFFF, words >> 16], -1)
+    return halves.reshape(-1)[:n].reshape(shape)
+
+
+def threefry2x32(k0, k1, x0, x1):
+    """The Threefry-2x32 hash (20 rounds; `jax.extend.random.threefry_2x32`'s), unrolled.
+
+    JAX lowers its own as a rolled loop on CPU, one pass over the arrays per 4 rounds; unrolled,
+    the rounds fuse into the kernel that uses the bits.
+    """
+    ks = (k0, k1, k0 ^ k1 ^ np.uint32(0x1BD11BDA))
+    rotations = ((13, 15, 26, 6), (17, 29, 16, 24))
+    x0, x1 = x0 + ks[0], x1 + ks[1]
+    for i in range(5):
+        for r in rotations[i % 2]:
+            x0 = x0 + x1
+            x1 = x0 ^ ((x1 << np.uint32(r)) | (x1 >> np.uint32(32 - r)))
+        x0, x1 = x0 + ks[(i + 1) % 3], x1 + ks[(i + 2) % 3] + np.uint32(i + 1)
+    return x0, x1

@@ -9,16 +9,18 @@ import pytest
 from jax import lax
 
 import jgan
+from jax.extend.random import threefry_2x32
 from jgan import layers
 
 DN = ("NHWC", "HWIO", "NHWC")
 # Stride 1 is a plain convolution on both paths; odd and even kernels, kernels smaller than and
-# larger than the stride, and non-square inputs are what the phase decomposition must get right.
-# The kernel gradient is always blocked; the forward pass is sub-pixel for 16 output features and
-# blocked for 3 and 1 (the input gradient is lax's either way): both sides of the threshold.
-CASES = [(*case, 16) for case in itertools.product(
-    [(5, 6)], [2, 4, 5], [2, 3], ["SAME", "VALID", ((1, 0), (0, 1))])]
-CASES += [((5, 6), 5, 2, "SAME", 3), ((4, 4), 4, 2, "SAME", 1)]
+# larger than the stride, and non-square inputs are what the phase decomposition and im2col must
+# get right. 16 output features take the custom VJP (sub-pixel forward, lax input gradient, blocked
+# kernel gradient), 3 and 1 the matrix-product path (col2im forward, im2col gradients): both sides
+# of the threshold, in every geometry.
+CASES = [(*case, features) for case in itertools.product(
+    [(5, 6)], [2, 4, 5], [2, 3], ["SAME", "VALID", ((1, 0), (0, 1))]) for features in (16, 3)]
+CASES += [((4, 4), 4, 2, "SAME", 1)]
 
 
 def _rel_err(a, b):
@@ -42,11 +44,11 @@ def test_fast_conv_transpose_matches_reference_values_and_gradients(hw, k, s, pa
 
 
 # A strided convolution's input gradient goes through the fast transposed convolution (sub-pixel
-# for 16 input channels, blocked for 3): 'SAME' with odd and even kernels, 'VALID', uneven
+# for 16 input channels, col2im for 3): 'SAME' with odd and even kernels, 'VALID', uneven
 # explicit pads, stride 3, non-square inputs.
 CONV_CASES = [((14, 14), 5, 2, "SAME", 16), ((16, 15), 4, 2, "SAME", 16), ((9, 8), 3, 2, "VALID", 16),
               ((8, 8), 4, 3, ((1, 2), (0, 1)), 16), ((14, 13), 5, 2, "SAME", 3),
-              ((8, 8), 4, 3, ((1, 2), (0, 1)), 3)]
+              ((9, 8), 3, 2, "VALID", 3), ((8, 8), 4, 3, ((1, 2), (0, 1)), 3)]
 
 
 @pytest.mark.parametrize("hw,k,s,padding,cin", CONV_CASES)
@@ -114,3 +116,55 @@ def test_unknown_impl_is_rejected():
     with pytest.raises(ValueError, match="unknown convolution impl 'fastest'"):
         layers.conv_transpose(jnp.zeros((1, 2, 2, 1)), jnp.zeros((2, 2, 1, 1)), (2, 2), "SAME",
                               impl="fastest")
+
+
+def test_threefry_is_jaxs_bit_for_bit():
+    key = jnp.array([0x12345678, 0x9ABCDEF0], jnp.uint32)
+    count = jnp.arange(1000, dtype=jnp.uint32)
+    x0, x1 = layers.threefry2x32(key[0], key[1], count[:500], count[500:])
+    np.testing.assert_array_equal(jnp.concatenate([x0, x1]), threefry_2x32(key, count))
+
+
+def _dropout(x, rate=0.3, key=0, **kwargs):
+    return layers.Dropout(rate, **kwargs).apply({}, x, deterministic=False,
+                                                rngs={"dropout": jax.random.key(key)})
+
+
+def test_dropout_draws_are_uniform_and_independent():
+    draws = np.asarray(layers._uniform16(jax.random.key(0), (400_001,)))
+    assert draws.max() < 2 ** 16
+    # Chi-square over 64 bins (63 degrees of freedom; 120 is exceeded with probability ~1e-5).
+    counts = np.bincount(draws >> 10, minlength=64)
+    expected = draws.size / 64
+    assert np.sum((counts - expected) ** 2 / expected) < 120
+    # The four draws of one hash are uncorrelated (|r| ~ 1/sqrt(1e5) = 0.003 by chance).
+    lanes = draws[:400_000].reshape(-1, 4).T.astype(float)
+    assert np.all(np.abs(np.corrcoef(lanes)[np.triu_indices(4, 1)]) < 0.02)
+
+
+def test_dropout_keeps_the_rate_and_the_mean():
+    x = jnp.ones((200, 50, 10))
+    y = np.asarray(_dropout(x))
+    kept = y != 0
+    # 1e5 Bernoulli(0.7) draws: standard deviation 1.45e-3; 5 of them is the bound.
+    assert abs(kept.mean() - 0.7) < 0.0073
+    # Kept values are scaled by the inverse of the exact keep probability, 45875 / 2^16.
+    np.testing.assert_array_equal(y[kept], np.float32(2 ** 16 / 45875))
+    assert abs(y.mean() - 1.0) < 0.0073 / 0.7
+
+
+def test_dropout_masks_follow_the_key_and_broadcast_dims():
+    x = jnp.ones((64, 8, 8, 4))
+    np.testing.assert_array_equal(_dropout(x, key=1), _dropout(x, key=1))
+    assert np.mean(np.asarray(_dropout(x, key=1)) != np.asarray(_dropout(x, key=2))) > 0.3
+    y = np.asarray(_dropout(x, broadcast_dims=(1, 2)))
+    assert np.all(y == y[:, :1, :1, :]) and 0 < np.mean(y != 0) < 1
+
+
+def test_dropout_edge_rates_and_bad_rate():
+    x = jnp.arange(1.0, 7.0)
+    np.testing.assert_array_equal(_dropout(x, rate=0.0), x)
+    np.testing.assert_array_equal(_dropout(x, rate=1.0), jnp.zeros_like(x))
+    np.testing.assert_array_equal(layers.Dropout(0.5).apply({}, x, deterministic=True), x)
+    with pytest.raises(ValueError, match="dropout rate 1.5; expected a number in"):
+        _dropout(x, rate=1.5)

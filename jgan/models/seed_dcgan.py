@@ -44,8 +44,8 @@ class Discriminator(nn.Module):
     def __call__(self, x_BxHxWxC, labels=None, *, train: bool):
         conv = functools.partial(layers.Conv, kernel_size=(5, 5), strides=(2, 2), padding="SAME",
                                  kernel_init=_glorot, impl=self.conv_impl)
-        x = nn.Dropout(0.3, deterministic=not train)(_leaky_relu(conv(64)(x_BxHxWxC)))
-        x = nn.Dropout(0.3, deterministic=not train)(_leaky_relu(conv(128)(x)))
+        x = layers.Dropout(0.3, deterministic=not train)(_leaky_relu(conv(64)(x_BxHxWxC)))
+        x = layers.Dropout(0.3, deterministic=not train)(_leaky_relu(conv(128)(x)))
         x = x.reshape(x.shape[0], -1)
         return nn.Dense(1, kernel_init=_glorot)(x)[:, 0]
 
