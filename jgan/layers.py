@@ -11,18 +11,19 @@ input (output o ≡ p mod s uses the kernel taps j ≡ lo − p mod s):
   sub-kernel, zero-padded to the longest), then depth-to-space;
 - "col2im" (`_conv_transpose_gemm`): one matrix product x · W to every output tap, scattered
   back (col2im, the transpose of im2col); both gradients are then matrix products of im2col(g).
-Layers with 16 or more output channels differentiate by hand (`jax.custom_vjp`): forward
+Layers with 16 or more output channels: forward
 sub-pixel, input gradient `lax`'s own (an ordinary strided convolution), kernel gradient blocked
 (one large kernel-gradient convolution instead of s² small ones). Layers with fewer output
-channels (the image layer) are col2im in all three passes: their columns are k² × a few channels
-wide, so the matrix products are cheap and no pass touches an input-dilated array (the seed
+channels (the image layer) are col2im in all three passes, the gradients sharing one im2col(g):
+the columns are k² × a few channels wide, so the matrix products are cheap and no pass touches an
+input-dilated array (the seed
 DCGAN's 64→1 layer at batch 64: 1.3 / 0.6 / 0.9 ms forward / input / kernel gradient against
 3.6 / 1.2 / 3.8 ms for sub-pixel-or-blocked and lax).
 
 GPUs and TPUs run dilated convolutions natively, so there `lax.conv_transpose` is used unchanged.
 `impl` forces a path ("fast" or "reference"); the parameters are the same either way, so
-checkpoints move freely between backends. The custom-VJP path supports reverse-mode
-differentiation (also of gradients), not forward mode (`jax.jvp`).
+checkpoints move freely between backends. Both fast paths are `jax.custom_vjp`s: reverse-mode
+differentiation (also of gradients, as R1 and WGAN-GP need) works, forward mode (`jax.jvp`) not.
 
 A strided convolution's input gradient is a transposed convolution (with the kernel flipped and
 its channel axes swapped), so `Conv` computes that gradient with the same rule, by its number of
@@ -154,20 +155,45 @@ def _im2col(x, kernel_hw, strides, pads):
     return jnp.stack(windows, 3).reshape(x.shape[0], *outs, -1)
 
 
-def _conv_transpose_gemm(x, kernel, strides, pads):
-    """The transposed convolution as one matrix product and col2im: input i adds x[i] · w[k−1−j']
-    to output i·s + j' − (k−1−lo). col2im is the transpose of `_im2col` over the output (its
-    windows: k taps, stride s, padded k−1−lo in front); autodiff makes both gradients matrix
-    products of im2col(g)."""
-    (k_h, k_w), c_in, c_out = kernel.shape[:2], kernel.shape[2], kernel.shape[3]
+def _col2im_plan(x, kernel, strides, pads):
+    """(output shape, x · W weights [C_in, k_h·k_w·C_out], im2col over the output: its windows,
+    k taps at stride s padded k−1−lo in front, are the outputs each input feeds)."""
+    (k_h, k_w), c_in = kernel.shape[:2], kernel.shape[2]
     outs = _output_shape(x, kernel, strides, pads)
     weights = jnp.flip(kernel, (0, 1)).transpose(2, 0, 1, 3).reshape(c_in, -1)
     window_pads = [(k - 1 - lo, (n - 1) * s + 1 + lo - out)
                    for k, s, (lo, _), n, out in zip((k_h, k_w), strides, pads, x.shape[1:3], outs)]
+    return outs, weights, functools.partial(_im2col, kernel_hw=(k_h, k_w), strides=strides,
+                                            pads=window_pads)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _conv_transpose_gemm(x, kernel, strides, pads):
+    """The transposed convolution as one matrix product and col2im: input i adds x[i] · w[k−1−j']
+    to output i·s + j' − (k−1−lo), i.e. col2im is the transpose of im2col over the output. Both
+    gradients are matrix products of that im2col of g (one patch array for the two)."""
+    outs, weights, im2col = _col2im_plan(x, kernel, strides, pads)
     col2im = jax.linear_transpose(
-        lambda y: _im2col(y, (k_h, k_w), strides, window_pads),
-        jax.ShapeDtypeStruct((x.shape[0], *outs, c_out), x.dtype))
+        im2col, jax.ShapeDtypeStruct((x.shape[0], *outs, kernel.shape[3]), x.dtype))
     return col2im(x @ weights)[0]
+
+
+def _gemm_fwd(x, kernel, strides, pads):
+    return _conv_transpose_gemm(x, kernel, strides, pads), (x, kernel)
+
+
+def _gemm_bwd(strides, pads, residuals, g):
+    x, kernel = residuals
+    _, weights, im2col = _col2im_plan(x, kernel, strides, pads)
+    patches = im2col(g)  # [B, H_in, W_in, k_h·k_w·C_out]
+    dx = patches @ weights.T
+    d_weights = x.reshape(-1, x.shape[3]).T @ patches.reshape(-1, patches.shape[3])
+    k_h, k_w, c_in, c_out = kernel.shape
+    d_kernel = jnp.flip(d_weights.reshape(c_in, k_h, k_w, c_out).transpose(1, 2, 0, 3), (0, 1))
+    return dx, d_kernel
+
+
+_conv_transpose_gemm.defvjp(_gemm_fwd, _gemm_bwd)
 
 
 def _forward_impl(kernel) -> Callable:

@@ -66,6 +66,29 @@ def test_fast_conv_matches_reference_values_and_gradients(hw, k, s, padding, cin
         assert g_fast.shape == g_ref.shape and _rel_err(g_fast, g_ref) <= 1e-5
 
 
+@pytest.mark.parametrize("op,channels", [("conv", 3), ("conv", 16), ("conv_transpose", 3),
+                                         ("conv_transpose", 16)])
+def test_gradients_of_gradients_match_the_reference(op, channels):
+    """What R1 and WGAN-GP differentiate: the input gradient's norm, w.r.t. input and kernel."""
+    key = jax.random.key(channels)
+    x = jax.random.normal(key, (2, 8, 7, channels if op == "conv" else 4))
+    w = jax.random.normal(jax.random.fold_in(key, 1),
+                          (4, 4, x.shape[-1], 5 if op == "conv" else channels))
+    reference = {"conv": lambda x, w: lax.conv_general_dilated(x, w, (2, 2), "SAME",
+                                                               dimension_numbers=DN),
+                 "conv_transpose": lambda x, w: lax.conv_transpose(x, w, (2, 2), "SAME",
+                                                                   dimension_numbers=DN)}[op]
+    fast = lambda x, w: getattr(layers, op)(x, w, (2, 2), "SAME", impl="fast")
+
+    def penalty(f, x, w):
+        g = jax.grad(lambda x: jnp.sum(jnp.sin(f(x, w))))(x)
+        return jnp.sum(g ** 2)
+
+    for g_fast, g_ref in zip(jax.grad(penalty, (1, 2))(fast, x, w),
+                             jax.grad(penalty, (1, 2))(reference, x, w)):
+        assert _rel_err(g_fast, g_ref) <= 1e-5
+
+
 def test_conv_layer_matches_flax_conv_with_the_same_parameters():
     x = jax.random.normal(jax.random.key(0), (2, 14, 14, 16))
     flax_layer = nn.Conv(8, (5, 5), strides=(2, 2), padding="SAME")
