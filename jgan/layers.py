@@ -11,14 +11,13 @@ input (output o ≡ p mod s uses the kernel taps j ≡ lo − p mod s):
   sub-kernel, zero-padded to the longest), then depth-to-space;
 - "col2im" (`_conv_transpose_gemm`): one matrix product x · W to every output tap, scattered
   back (col2im, the transpose of im2col); both gradients are then matrix products of im2col(g).
-Layers with 16 or more output channels: forward
-sub-pixel, input gradient `lax`'s own (an ordinary strided convolution), kernel gradient blocked
-(one large kernel-gradient convolution instead of s² small ones). Layers with fewer output
-channels (the image layer) are col2im in all three passes, the gradients sharing one im2col(g):
-the columns are k² × a few channels wide, so the matrix products are cheap and no pass touches an
-input-dilated array (the seed
-DCGAN's 64→1 layer at batch 64: 1.3 / 0.6 / 0.9 ms forward / input / kernel gradient against
-3.6 / 1.2 / 3.8 ms for sub-pixel-or-blocked and lax).
+Layers with 16 or more output channels: forward sub-pixel, input gradient `lax`'s own (an
+ordinary strided convolution), kernel gradient blocked (one large kernel-gradient convolution
+instead of s² small ones). Layers with fewer output channels (the image layer) are col2im in all
+three passes, the gradients sharing one im2col(g): the columns are k² × a few channels wide, so
+the matrix products are cheap and no pass touches an input-dilated array. The seed DCGAN's 64→1
+layer at batch 256 went from 10.0 / 4.4 / 17.2 ms (forward / input / kernel gradient, blocked and
+lax) to 3.5 / 3.8 / 5.0 ms (`experiments/benchmarks/layer_profile.py`).
 
 GPUs and TPUs run dilated convolutions natively, so there `lax.conv_transpose` is used unchanged.
 `impl` forces a path ("fast" or "reference"); the parameters are the same either way, so
@@ -27,17 +26,17 @@ differentiation (also of gradients, as R1 and WGAN-GP need) works, forward mode 
 
 A strided convolution's input gradient is a transposed convolution (with the kernel flipped and
 its channel axes swapped), so `Conv` computes that gradient with the same rule, by its number of
-input channels: 2.5× faster for the seed DCGAN's 64→128 layer at batch 256 (144 → 58 ms).
+input channels: 2.5× faster for the seed DCGAN's 64→128 layer at batch 256 (144 → 58 ms); for its
+1→64 layer col2im took 9.2 → 5.1 ms.
 """
 import functools
 import math
 from typing import Any, Callable, Optional, Sequence, Union
 
-import numpy as np
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 _DN = ("NHWC", "HWIO", "NHWC")
@@ -330,7 +329,8 @@ class Dropout(nn.Module):
 
     Flax draws one Threefry hash per element, and on CPU JAX runs Threefry as a rolled loop of
     array passes. Here each hash (unrolled, so the mask is one fused kernel) gives four 16-bit
-    draws: the seed DCGAN's six masks per step took ~8 % of its step on CPU. The keep probability
+    draws. With Flax's masks the seed DCGAN's six per step took 8–9 % of its CPU step; with these
+    the step ran 4–5 % faster (A/B in one process, batch 64 and 256). The keep probability
     is rounded to a multiple of 2⁻¹⁶ (off by < 8e-6) and kept values are scaled by its inverse,
     so E[output] = x exactly. Masks are the same on every backend.
     """
