@@ -11,7 +11,7 @@ input (output o ≡ p mod s uses the kernel taps j ≡ lo − p mod s):
   sub-kernel, zero-padded to the longest), then depth-to-space;
 - "col2im" (`_conv_transpose_gemm`): one matrix product x · W to every output tap, scattered
   back (col2im, the transpose of im2col); both gradients are then matrix products of im2col(g).
-Layers with 16 or more output channels: forward sub-pixel, input gradient `lax`'s own (an
+Layers with 16 or more output channels (`_transposed` chooses): forward sub-pixel, input gradient `lax`'s own (an
 ordinary strided convolution), kernel gradient blocked (one large kernel-gradient convolution
 instead of s² small ones). Layers with fewer output channels (the image layer) are col2im in all
 three passes, the gradients sharing one im2col(g): the columns are k² × a few channels wide, so
@@ -59,9 +59,7 @@ def conv_transpose(x, kernel, strides: Sequence[int], padding: Padding, impl: st
         return lax.conv_transpose(x, kernel, strides, padding, dimension_numbers=_DN)
     pads = _explicit(padding, lambda: [_conv_transpose_padding(k, s, padding)
                                        for k, s in zip(kernel.shape[:2], strides)])
-    if kernel.shape[3] < _MIN_SUBPIXEL_FEATURES:
-        return _conv_transpose_gemm(x, kernel, strides, pads)
-    return _fast_conv_transpose(x, kernel, strides, pads)
+    return _transposed(kernel)(x, kernel, strides, pads)
 
 
 def _explicit(padding: Padding, from_name: Callable) -> tuple:
@@ -71,11 +69,11 @@ def _explicit(padding: Padding, from_name: Callable) -> tuple:
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def _fast_conv_transpose(x, kernel, strides, pads):
-    return _forward_impl(kernel)(x, kernel, strides, pads)
+    return _subpixel(x, kernel, strides, pads)
 
 
 def _fast_fwd(x, kernel, strides, pads):
-    return _forward_impl(kernel)(x, kernel, strides, pads), (x, kernel)
+    return _subpixel(x, kernel, strides, pads), (x, kernel)
 
 
 def _fast_bwd(strides, pads, residuals, g):
@@ -119,7 +117,7 @@ def _fast_conv_bwd(strides, pads, residuals, g):
     for n, m, k, s, (lo, _) in zip(x.shape[1:3], g.shape[1:3], kernel.shape[:2], strides, pads):
         t_pads.append((k - 1 - lo, n + lo - 1 - (m - 1) * s))
     flipped = jnp.flip(kernel, (0, 1)).swapaxes(2, 3)
-    dx = _forward_impl(flipped)(g, flipped, strides, tuple(t_pads))
+    dx = _transposed(flipped)(g, flipped, strides, tuple(t_pads))
     dkernel = jax.linear_transpose(lambda k: _strided(x, k, strides, pads), kernel)(g)[0]
     return dx, dkernel
 
@@ -195,8 +193,11 @@ def _gemm_bwd(strides, pads, residuals, g):
 _conv_transpose_gemm.defvjp(_gemm_fwd, _gemm_bwd)
 
 
-def _forward_impl(kernel) -> Callable:
-    return _subpixel if kernel.shape[-1] >= _MIN_SUBPIXEL_FEATURES else _conv_transpose_gemm
+def _transposed(kernel) -> Callable:
+    """The CPU transposed convolution for `kernel`: col2im for few output channels, else the
+    custom VJP (sub-pixel forward, lax input gradient, blocked kernel gradient)."""
+    few = kernel.shape[3] < _MIN_SUBPIXEL_FEATURES
+    return _conv_transpose_gemm if few else _fast_conv_transpose
 
 
 def _dilated(x, kernel, strides, pads):
