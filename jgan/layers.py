@@ -2,22 +2,24 @@
 `ConvTranspose` (below) and `Dropout` (at the end).
 
 A strided transposed convolution is an input-dilated convolution. XLA:CPU computes its kernel
-gradient on a slow path (measured here: ~300 ms for the seed DCGAN's 128→64 layer at batch 64,
-against ~12 ms for the same sums as stride-1 convolutions). So on CPU jgan takes for each pass a
-formulation XLA:CPU runs fast, each an exact rearrangement of the same sums over the *undilated*
-input (output o ≡ p mod s uses the kernel taps j ≡ lo − p mod s):
+gradient on a slow path (measured on a 2-core Zen 4: 195 ms for the seed DCGAN's 128→64 layer at
+batch 64, against 9 ms for the same sums as a strided convolution's kernel gradient). So on
+CPU jgan takes for each pass a formulation XLA:CPU runs fast, each an exact rearrangement of the
+same sums over the *undilated* input (output o ≡ p mod s uses the kernel taps j ≡ lo − p mod s):
 - "sub-pixel" (`_subpixel`): s² stride-1 convolutions, one per phase, interleaved;
-- "blocked" (`_blocked`): one stride-1 convolution with s² × the output channels (every phase's
-  sub-kernel, zero-padded to the longest), then depth-to-space;
+- "swapped" (`_transposed_kernel_grad`): the kernel gradient is, flipped, the kernel gradient of
+  the strided convolution of g whose output gradient is x;
 - "col2im" (`_conv_transpose_gemm`): one matrix product x · W to every output tap, scattered
   back (col2im, the transpose of im2col); both gradients are then matrix products of im2col(g).
-Layers with 16 or more output channels (`_transposed` chooses): forward sub-pixel, input gradient `lax`'s own (an
-ordinary strided convolution), kernel gradient blocked (one large kernel-gradient convolution
-instead of s² small ones). Layers with fewer output channels (the image layer) are col2im in all
-three passes, the gradients sharing one im2col(g): the columns are k² × a few channels wide, so
-the matrix products are cheap and no pass touches an input-dilated array. The seed DCGAN's 64→1
-layer at batch 256 went from 10.0 / 4.4 / 17.2 ms (forward / input / kernel gradient, blocked and
-lax) to 3.5 / 3.8 / 5.0 ms (`experiments/benchmarks/layer_profile.py`).
+Layers with 16 or more output channels (`_transposed` chooses): forward sub-pixel, input gradient
+`lax`'s own (an ordinary strided convolution), kernel gradient swapped. Layers with fewer output
+channels (the image layer) are col2im in all three passes, the gradients sharing one im2col(g):
+the columns are k² × a few channels wide, so the matrix products are cheap and no pass touches
+an input-dilated array. The seed DCGAN's 64→1 layer at batch 256 went from 10.0 / 4.4 / 17.2 ms
+(forward / input / kernel gradient) to 3.5 / 3.8 / 5.0 ms
+(`experiments/benchmarks/layer_profile.py`). The swapped kernel gradient replaced one stride-1
+convolution with s² × the output channels ("blocked", every phase's sub-kernel zero-padded to
+the longest, then depth-to-space), which computed 1.4–1.6× the products: whole steps ×1.02–1.05.
 
 GPUs and TPUs run dilated convolutions natively, so there `lax.conv_transpose` is used unchanged.
 `impl` forces a path ("fast" or "reference"); the parameters are the same either way, so
@@ -79,8 +81,20 @@ def _fast_fwd(x, kernel, strides, pads):
 def _fast_bwd(strides, pads, residuals, g):
     x, kernel = residuals
     x_t = jax.linear_transpose(lambda x: _dilated(x, kernel, strides, pads), x)
-    k_t = jax.linear_transpose(lambda k: _blocked(x, k, strides, pads), kernel)
-    return x_t(g)[0], k_t(g)[0]
+    return x_t(g)[0], _transposed_kernel_grad(x, g, kernel.shape, strides, pads)
+
+
+def _transposed_kernel_grad(x, g, kernel_shape, strides, pads):
+    """A transposed convolution's kernel gradient dW[j] = Σ x[i] · g[i·s − j + lo] is, with the
+    kernel flipped (j' = k − 1 − j), the kernel gradient of the *strided* convolution of g
+    (padded k − 1 − lo) whose output gradient is x; XLA:CPU runs that one fast."""
+    g_pads = tuple((k - 1 - lo, (n - 1) * s + k - m - (k - 1 - lo))
+                   for n, m, k, s, (lo, _) in zip(x.shape[1:3], g.shape[1:3], kernel_shape[:2],
+                                                 strides, pads))
+    k_h, k_w, c_in, c_out = kernel_shape
+    d_flipped = jax.linear_transpose(lambda w: _strided(g, w, strides, g_pads),
+                                     jax.ShapeDtypeStruct((k_h, k_w, c_out, c_in), x.dtype))(x)[0]
+    return jnp.flip(d_flipped, (0, 1)).swapaxes(2, 3)
 
 
 _fast_conv_transpose.defvjp(_fast_fwd, _fast_bwd)
@@ -195,7 +209,7 @@ _conv_transpose_gemm.defvjp(_gemm_fwd, _gemm_bwd)
 
 def _transposed(kernel) -> Callable:
     """The CPU transposed convolution for `kernel`: col2im for few output channels, else the
-    custom VJP (sub-pixel forward, lax input gradient, blocked kernel gradient)."""
+    custom VJP (sub-pixel forward, lax input gradient, swapped kernel gradient)."""
     few = kernel.shape[3] < _MIN_SUBPIXEL_FEATURES
     return _conv_transpose_gemm if few else _fast_conv_transpose
 
@@ -251,45 +265,6 @@ def _phase(x, kernel, phase, strides, pads, out_shape):
     sub_kernel = kernel[slices[0], slices[1]]
     x_padded = lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), *x_pads, (0, 0, 0)])
     return lax.conv_general_dilated(x_padded, sub_kernel, (1, 1), "VALID", dimension_numbers=_DN)
-
-
-def _blocked(x, kernel, strides, pads):
-    """The transposed convolution as ONE stride-1 convolution with s_h·s_w·C output channels
-    (every phase's sub-kernel, zero-padded to the longest), then depth-to-space.
-
-    Phase p reads x from offset c_p, which steps up by one at most once as p grows (at
-    p = lo mod s + 1). Phases past the step are computed one block later, so block q holds the
-    s consecutive outputs q·s + r … q·s + r + s − 1 with r = (first such p) − s, all read from
-    the same window of x.
-    """
-    (k_h, k_w), c_in, c_out = kernel.shape[:2], kernel.shape[2], kernel.shape[3]
-    outs = _output_shape(x, kernel, strides, pads)
-    plans = [_block_plan(k, s, lo, n, out) for k, s, (lo, _), n, out
-             in zip((k_h, k_w), strides, pads, x.shape[1:3], outs)]
-    (starts_h, taps_h, r_h, pad_h), (starts_w, taps_w, r_w, pad_w) = plans
-    subs = [[jnp.pad(kernel[j_h::strides[0], j_w::strides[1]],
-                     ((0, taps_h - len(range(j_h, k_h, strides[0]))),
-                      (0, taps_w - len(range(j_w, k_w, strides[1]))), (0, 0), (0, 0)))
-             for j_w in starts_w] for j_h in starts_h]
-    w = jnp.stack([jnp.stack(row, 3) for row in subs], 3)  # [taps_h, taps_w, in, s_h, s_w, out]
-    x = lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), (*pad_h, 0), (*pad_w, 0), (0, 0, 0)])
-    y = lax.conv_general_dilated(x, w.reshape(taps_h, taps_w, c_in, -1), (1, 1), "VALID",
-                                 dimension_numbers=_DN)
-    y = _depth_to_space(y.reshape(*y.shape[:3], *strides, c_out))
-    return y[:, -r_h:outs[0] - r_h, -r_w:outs[1] - r_w]
-
-
-def _block_plan(k, s, lo, n, out):
-    """One dimension of `_blocked`: each block slot's first kernel tap, the taps per slot, the
-    first output's offset r within block 0 (≤ 0) and x's padding."""
-    phases = _phase_taps(k, s, lo)
-    c_min = phases[0][1]  # c_p is non-decreasing in p.
-    offsets = [p - (c - c_min) * s for p, (_, c, _) in enumerate(phases)]
-    r = min(offsets)
-    starts = [phases[p][0] for p in sorted(range(s), key=offsets.__getitem__)]
-    taps = max(1, max(t for _, _, t in phases))
-    blocks = -(-(out - r) // s)
-    return starts, taps, r, (-c_min, blocks + c_min + taps - 1 - n)
 
 
 class _ConvModule(nn.Module):

@@ -15,12 +15,13 @@ from jgan import layers
 DN = ("NHWC", "HWIO", "NHWC")
 # Stride 1 is a plain convolution on both paths; odd and even kernels, kernels smaller than and
 # larger than the stride, and non-square inputs are what the phase decomposition and im2col must
-# get right. 16 output features take the custom VJP (sub-pixel forward, lax input gradient, blocked
-# kernel gradient), 3 and 1 the matrix-product path (col2im forward, im2col gradients): both sides
-# of the threshold, in every geometry.
+# get right. 16 output features take the custom VJP (sub-pixel forward, lax input gradient, kernel
+# gradient as a strided convolution's), 3 and 1 the matrix-product path (col2im forward, im2col
+# gradients): both sides of the threshold, in every geometry. Padding wider than the kernel makes
+# the kernel-gradient convolution's padding (k − 1 − lo) negative.
 CASES = [(*case, features) for case in itertools.product(
     [(5, 6)], [2, 4, 5], [2, 3], ["SAME", "VALID", ((1, 0), (0, 1))]) for features in (16, 3)]
-CASES += [((4, 4), 4, 2, "SAME", 1)]
+CASES += [((4, 4), 4, 2, "SAME", 1), ((5, 6), 2, 3, ((4, 1), (0, 5)), 16)]
 
 
 def _rel_err(a, b):
