@@ -92,8 +92,7 @@ def _transposed_kernel_grad(x, g, kernel_shape, strides, pads):
                    for n, m, k, s, (lo, _) in zip(x.shape[1:3], g.shape[1:3], kernel_shape[:2],
                                                  strides, pads))
     k_h, k_w, c_in, c_out = kernel_shape
-    d_flipped = jax.linear_transpose(lambda w: _strided(g, w, strides, g_pads),
-                                     jax.ShapeDtypeStruct((k_h, k_w, c_out, c_in), x.dtype))(x)[0]
+    d_flipped = _strided_kernel_grad(g, x, (k_h, k_w, c_out, c_in), strides, g_pads)
     return jnp.flip(d_flipped, (0, 1)).swapaxes(2, 3)
 
 
@@ -114,6 +113,12 @@ def _strided(x, kernel, strides, pads):
     return lax.conv_general_dilated(x, kernel, strides, pads, dimension_numbers=_DN)
 
 
+def _strided_kernel_grad(x, g, kernel_shape, strides, pads):
+    """The kernel gradient of `_strided(x, ·)` for the output gradient g (`lax`'s)."""
+    kernel = jax.ShapeDtypeStruct(kernel_shape, x.dtype)
+    return jax.linear_transpose(lambda k: _strided(x, k, strides, pads), kernel)(g)[0]
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def _fast_conv(x, kernel, strides, pads):
     return _strided(x, kernel, strides, pads)
@@ -132,8 +137,7 @@ def _fast_conv_bwd(strides, pads, residuals, g):
         t_pads.append((k - 1 - lo, n + lo - 1 - (m - 1) * s))
     flipped = jnp.flip(kernel, (0, 1)).swapaxes(2, 3)
     dx = _transposed(flipped)(g, flipped, strides, tuple(t_pads))
-    dkernel = jax.linear_transpose(lambda k: _strided(x, k, strides, pads), kernel)(g)[0]
-    return dx, dkernel
+    return dx, _strided_kernel_grad(x, g, kernel.shape, strides, pads)
 
 
 _fast_conv.defvjp(_fast_conv_fwd, _fast_conv_bwd)
