@@ -4,12 +4,12 @@ The public API: `create_state`, `make_train_step`, `sample`, `GANState`, `compil
 (what to jit the step with), and the registries
 `jgan.models.get` and `jgan.losses.get`.
 """
-from jgan import losses, models, parallel
+from jgan import host, losses, models, parallel
 from jgan.compiler import compiler_options
 from jgan.sample import sample
 from jgan.state import GANState, TrainState, create_state
 from jgan.step import make_train_step
 
 __version__ = "0.1.0"
-__all__ = ["GANState", "TrainState", "compiler_options", "create_state", "losses",
+__all__ = ["GANState", "TrainState", "compiler_options", "create_state", "host", "losses",
            "make_train_step", "models", "parallel", "sample"]

@@ -25,10 +25,14 @@ def train_main(argv):
         raise app.UsageError(f"unexpected arguments {argv[1:]}")
     if not flags.FLAGS["verbosity"].present:  # Orbax logs every save at INFO level.
         logging.set_verbosity(logging.WARNING)
-    from jgan import parallel, train  # noqa: PLC0415  (after flag parsing: keeps --help fast)
+    import jax  # noqa: PLC0415  (after flag parsing: keeps --help fast)
+
+    from jgan import host, parallel, train  # noqa: PLC0415
     if _MULTIHOST.value or _COORDINATOR.value:
         parallel.initialize_distributed(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value,
                                         _TIMEOUT.value)
+    if jax.default_backend() == "cpu":  # XLA:CPU steps re-fault their scratch otherwise: jgan.host.
+        host.keep_freed_memory()
     train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
 
 
