@@ -32,9 +32,9 @@ def keep_freed_memory() -> bool:
     """Has glibc's malloc reuse what it frees instead of returning it to the kernel.
 
     Call it once, before the training steps (any time: it governs later allocations). Returns
-    whether it was applied: False, changing nothing, where the C library is not glibc.
+    whether every setting took: False where the C library is not glibc (nothing is changed).
     """
     libc = ctypes.CDLL(ctypes.util.find_library("c"))
     if not hasattr(libc, "gnu_get_libc_version") or not hasattr(libc, "mallopt"):
         return False
-    return all(libc.mallopt(param, value) == 1 for param, value in _SETTINGS)
+    return all([libc.mallopt(param, value) == 1 for param, value in _SETTINGS])  # Each applied.
