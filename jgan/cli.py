@@ -28,6 +28,9 @@ def train_main(argv):
     import jax  # noqa: PLC0415  (after flag parsing: keeps --help fast)
 
     from jgan import host, parallel, train  # noqa: PLC0415
+    # Steps on the CPU run on this thread, whose malloc heap keeps a scratch of any size (jgan.host).
+    # Read when JAX creates its CPU client, so before any use; accelerators' clients ignore it.
+    jax.config.update("jax_cpu_enable_async_dispatch", False)
     if _MULTIHOST.value or _COORDINATOR.value:
         parallel.initialize_distributed(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value,
                                         _TIMEOUT.value)

@@ -12,6 +12,9 @@ process that imports both frameworks and runs only one of them (`--peak`).
 
 Both frameworks run under the malloc setting `jgan.cli` uses on CPU (`jgan.host.keep_freed_memory`:
 glibc reuses freed memory instead of mapping it afresh); `--malloc default` leaves glibc as it is.
+jgan runs its steps on the calling thread, as `jgan.cli` does (`jax_cpu_enable_async_dispatch`
+off: the scratch then comes from glibc's main heap, which keeps any size; see `jgan.host`);
+`--dispatch async` keeps JAX's default.
 """
 import argparse
 import pathlib
@@ -73,10 +76,10 @@ def _timed(fn):
     return time.perf_counter() - t0
 
 
-def peak_rss_mb(framework, name, batch, malloc):
+def peak_rss_mb(framework, name, batch, args):
     """Peak RSS of a child process that runs only `framework` for a few steps."""
     out = subprocess.run([sys.executable, __file__, "--peak", framework, "--only", f"{name}:{batch}",
-                          "--malloc", malloc],
+                          "--malloc", args.malloc, "--dispatch", args.dispatch],
                          capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -88,8 +91,11 @@ def main():
     parser.add_argument("--only", help="one case, e.g. seed_dcgan:64")
     parser.add_argument("--malloc", choices=["keep", "default"], default="keep",
                         help="keep: jgan.host.keep_freed_memory() for both frameworks")
+    parser.add_argument("--dispatch", choices=["sync", "async"], default="sync",
+                        help="sync: jgan's steps run on the calling thread, as in jgan.cli")
     parser.add_argument("--peak", choices=["jgan", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    jax.config.update("jax_cpu_enable_async_dispatch", args.dispatch == "async")  # Before any use.
     if args.malloc == "keep" and not jgan.host.keep_freed_memory():
         sys.exit("--malloc keep needs glibc; use --malloc default")
     cases = select(args.only)
@@ -103,7 +109,8 @@ def main():
         return
     xla_mm, torch_mm = matmul_gflops()
     print(f"machine: {jax.devices()[0].device_kind}, {torch.get_num_threads()} threads; "
-          f"jax {jax.__version__}, torch {torch.__version__}; malloc: {args.malloc}\n")
+          f"jax {jax.__version__}, torch {torch.__version__}; malloc: {args.malloc}; "
+          f"dispatch: {args.dispatch}\n")
     print("| model | batch | jgan ms | torch ms | ratio | jgan img/s | torch img/s | init s "
           "| compile s | GFLOP/step | jgan GFLOP/s | jgan peak MB | torch peak MB |")
     print("|" + " --- |" * 13)
@@ -118,8 +125,8 @@ def main():
         j, t = statistics.median(j_ms), statistics.median(t_ms)
         print(f"| {name} | {batch} | {j:.1f} | {t:.1f} | {t / j:.2f} | {batch / j * 1e3:.0f} | "
               f"{batch / t * 1e3:.0f} | {init_s:.1f} | {compile_s:.1f} | {flops / 1e9:.2f} | {flops / j / 1e6:.0f} | "
-              f"{peak_rss_mb('jgan', name, batch, args.malloc):.0f} | "
-              f"{peak_rss_mb('torch', name, batch, args.malloc):.0f} |",
+              f"{peak_rss_mb('jgan', name, batch, args):.0f} | "
+              f"{peak_rss_mb('torch', name, batch, args):.0f} |",
               flush=True)
     print(f"\n4096² float32 matmul: XLA {xla_mm:.0f} GFLOP/s, PyTorch {torch_mm:.0f} GFLOP/s")
 
