@@ -4,7 +4,8 @@
     python experiments/benchmarks/step_speed.py [--rounds 7] [--steps 5] [--only seed_dcgan:64]
 
 After warm-up the two frameworks alternate (A/B) in rounds of `--steps` steps; the table gives
-median ms/step, images/s, the ratio torch_ms / jgan_ms (> 1: jgan is faster), the time
+median ms/step, images/s, the ratio torch_ms / jgan_ms (> 1: jgan is faster) and the range of
+that ratio over the rounds (each round's pair: how far the machine's noise moves it), the time
 `jgan.create_state` takes, jgan's compile time (lowering included),
 XLA's FLOPs per step and the GFLOP/s that achieves, beside a 4096² float32 matrix product
 through XLA and PyTorch (the ceiling). Peak memory is the resident-set high-water mark of a child
@@ -111,9 +112,9 @@ def main():
     print(f"machine: {jax.devices()[0].device_kind}, {torch.get_num_threads()} threads; "
           f"jax {jax.__version__}, torch {torch.__version__}; malloc: {args.malloc}; "
           f"dispatch: {args.dispatch}\n")
-    print("| model | batch | jgan ms | torch ms | ratio | jgan img/s | torch img/s | init s "
-          "| compile s | GFLOP/step | jgan GFLOP/s | jgan peak MB | torch peak MB |")
-    print("|" + " --- |" * 13)
+    print("| model | batch | jgan ms | torch ms | ratio | round ratios | jgan img/s | torch img/s "
+          "| init s | compile s | GFLOP/step | jgan GFLOP/s | jgan peak MB | torch peak MB |")
+    print("|" + " --- |" * 14)
     for name, batch in cases:
         j_run, init_s, compile_s, flops = jgan_runner(name, batch)
         t_run = torch_runner(name, batch)
@@ -123,7 +124,9 @@ def main():
             j_ms.append(_timed(lambda: j_run(args.steps)) / args.steps * 1e3)
             t_ms.append(_timed(lambda: t_run(args.steps)) / args.steps * 1e3)
         j, t = statistics.median(j_ms), statistics.median(t_ms)
-        print(f"| {name} | {batch} | {j:.1f} | {t:.1f} | {t / j:.2f} | {batch / j * 1e3:.0f} | "
+        pairs = [b / a for a, b in zip(j_ms, t_ms)]
+        print(f"| {name} | {batch} | {j:.1f} | {t:.1f} | {t / j:.2f} | "
+              f"{min(pairs):.2f}–{max(pairs):.2f} | {batch / j * 1e3:.0f} | "
               f"{batch / t * 1e3:.0f} | {init_s:.1f} | {compile_s:.1f} | {flops / 1e9:.2f} | {flops / j / 1e6:.0f} | "
               f"{peak_rss_mb('jgan', name, batch, args):.0f} | "
               f"{peak_rss_mb('torch', name, batch, args):.0f} |",
