@@ -48,16 +48,17 @@ _MIN_SUBPIXEL_FEATURES = 16
 Padding = Union[str, Sequence[tuple[int, int]]]
 
 
-def _use_fast(impl: str) -> bool:
+def use_fast(impl: str) -> bool:
+    """Whether a layer's `impl` ("auto": by backend) takes jgan's CPU formulation."""
     if impl not in ("auto", "fast", "reference"):
-        raise ValueError(f"unknown convolution impl {impl!r}; expected 'auto', 'fast' or 'reference'")
+        raise ValueError(f"unknown layer impl {impl!r}; expected 'auto', 'fast' or 'reference'")
     return impl == "fast" or (impl == "auto" and jax.default_backend() == "cpu")
 
 
 def conv_transpose(x, kernel, strides: Sequence[int], padding: Padding, impl: str = "auto"):
     """`lax.conv_transpose(x, kernel, strides, padding, transpose_kernel=False)` for NHWC/HWIO."""
     strides = tuple(strides)
-    if not _use_fast(impl) or strides == (1, 1):
+    if not use_fast(impl) or strides == (1, 1):
         return lax.conv_transpose(x, kernel, strides, padding, dimension_numbers=_DN)
     pads = _explicit(padding, lambda: [_conv_transpose_padding(k, s, padding)
                                        for k, s in zip(kernel.shape[:2], strides)])
@@ -102,7 +103,7 @@ _fast_conv_transpose.defvjp(_fast_fwd, _fast_bwd)
 def conv(x, kernel, strides: Sequence[int], padding: Padding, impl: str = "auto"):
     """`lax.conv_general_dilated(x, kernel, strides, padding)` for NHWC/HWIO."""
     strides = tuple(strides)
-    if not _use_fast(impl) or strides == (1, 1):
+    if not use_fast(impl) or strides == (1, 1):
         return lax.conv_general_dilated(x, kernel, strides, padding, dimension_numbers=_DN)
     pads = _explicit(padding, lambda: lax.padtype_to_pads(x.shape[1:3], kernel.shape[:2], strides,
                                                           padding))

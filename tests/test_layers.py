@@ -137,7 +137,7 @@ def test_models_give_the_same_images_on_either_path(name, kwargs, z_dim):
 
 
 def test_unknown_impl_is_rejected():
-    with pytest.raises(ValueError, match="unknown convolution impl 'fastest'"):
+    with pytest.raises(ValueError, match="unknown layer impl 'fastest'"):
         layers.conv_transpose(jnp.zeros((1, 2, 2, 1)), jnp.zeros((2, 2, 1, 1)), (2, 2), "SAME",
                               impl="fastest")
 

@@ -10,7 +10,7 @@ from typing import Optional
 import flax.linen as nn
 import jax.numpy as jnp
 
-from jgan import layers, models
+from jgan import layers, models, norm
 
 _init = nn.initializers.normal(0.02)  # The paper's N(0, 0.02) initialisation.
 
@@ -28,11 +28,12 @@ class Generator(nn.Module):
     width: int = 64
     num_classes: Optional[int] = None
     axis_name: Optional[str] = None
-    conv_impl: str = "auto"  # See jgan.layers: the fast CPU path or the reference one.
+    conv_impl: str = "auto"  # See jgan.layers and jgan.norm: the fast CPU path or the reference one.
 
     @nn.compact
     def __call__(self, z_BxZ, labels=None, *, train: bool):
-        bn = functools.partial(nn.BatchNorm, use_running_average=not train, axis_name=self.axis_name)
+        bn = functools.partial(norm.BatchNorm, use_running_average=not train,
+                               axis_name=self.axis_name, impl=self.conv_impl)
         conv_t = functools.partial(layers.ConvTranspose, kernel_size=(4, 4), strides=(2, 2),
                                    padding="SAME", kernel_init=_init, impl=self.conv_impl)
         n = _num_scales(self.resolution)
@@ -57,7 +58,8 @@ class Discriminator(nn.Module):
 
     @nn.compact
     def __call__(self, x_BxHxWxC, labels=None, *, train: bool):
-        bn = functools.partial(nn.BatchNorm, use_running_average=not train, axis_name=self.axis_name)
+        bn = functools.partial(norm.BatchNorm, use_running_average=not train,
+                               axis_name=self.axis_name, impl=self.conv_impl)
         conv = functools.partial(layers.Conv, kernel_size=(4, 4), strides=(2, 2), padding="SAME",
                                  kernel_init=_init, impl=self.conv_impl)
         features = self.width

@@ -9,7 +9,7 @@ from typing import Optional
 import flax.linen as nn
 import jax
 
-from jgan import layers, models
+from jgan import layers, models, norm
 
 _glorot = nn.initializers.xavier_uniform()
 
@@ -21,12 +21,12 @@ def _leaky_relu(x):
 class Generator(nn.Module):
     """z [B, Z] -> images [B, 28, 28, 1] in [-1, 1]. No biases: each layer feeds a BatchNorm."""
     axis_name: Optional[str] = None
-    conv_impl: str = "auto"  # See jgan.layers: the fast CPU path or the reference one.
+    conv_impl: str = "auto"  # See jgan.layers and jgan.norm: the fast CPU path or the reference one.
 
     @nn.compact
     def __call__(self, z_BxZ, labels=None, *, train: bool):
-        bn = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.99,
-                               epsilon=1e-3, axis_name=self.axis_name)
+        bn = functools.partial(norm.BatchNorm, use_running_average=not train, momentum=0.99,
+                               epsilon=1e-3, axis_name=self.axis_name, impl=self.conv_impl)
         conv_t = functools.partial(layers.ConvTranspose, kernel_size=(5, 5), padding="SAME",
                                    use_bias=False, kernel_init=_glorot, impl=self.conv_impl)
         x = nn.Dense(7 * 7 * 256, use_bias=False, kernel_init=_glorot)(z_BxZ)
