@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from jgan.compiler import compiler_options
+from jgan.compiler import compiler_options, donate_argnums
 
 
 def check_divisible(global_batch: int, num_devices: int) -> None:
@@ -72,8 +72,8 @@ class Engine:
 
     def compile(self, step_fn):
         if self.mode == "pmap":  # `jax.pmap` takes no compiler options: XLA's defaults.
-            return jax.pmap(step_fn, axis_name=self.axis_name, donate_argnums=0)
-        return jax.jit(step_fn, out_shardings=self._replicated, donate_argnums=0,
+            return jax.pmap(step_fn, axis_name=self.axis_name, donate_argnums=donate_argnums())
+        return jax.jit(step_fn, out_shardings=self._replicated, donate_argnums=donate_argnums(),
                        compiler_options=compiler_options())
 
     def put_state(self, state):

@@ -56,3 +56,16 @@ def test_pmap_over_four_devices_equals_one_device():
 def test_global_batch_not_divisible_names_both_numbers():
     with pytest.raises(ValueError, match="global batch 10 is not divisible by the device count 4"):
         jgan.parallel.shard_batch({"image": np.zeros((10, 2))}, 4)
+
+
+def test_engine_donates_the_state_on_accelerators_only():
+    # jgan.compiler: on CPU a donated state costs XLA a copy of every parameter and first moment.
+    assert jgan.donate_argnums("tpu") == jgan.donate_argnums("gpu") == (0,)
+    engine = jgan.parallel.Engine("jit", global_batch=NUM_DEVICES)
+    G, D = jgan.models.get("mlp2d")
+    state = engine.put_state(jgan.create_state(jax.random.key(0), G, D, optax.adam(1e-3),
+                                               optax.adam(1e-3), z_dim=2, image_shape=(2,)))
+    batch = engine.put_batch({"image": np.zeros((NUM_DEVICES, 2), np.float32)})
+    new_state, _ = engine.compile(jgan.make_train_step())(state, batch)
+    assert not any(leaf.is_deleted() for leaf in jax.tree.leaves(state))
+    assert int(new_state.step) == int(state.step) + 1

@@ -30,7 +30,7 @@ _PHASES = ("CpuCompiler::RunBackend", "Codegen")
 def profile(name: str, batch: int):
     """(seconds by phase, {origin: [kernels, ops, emitter CPU s]}) of one cold step compile."""
     state, images = make_state(name), make_batch(name, batch)
-    step = jax.jit(jgan.make_train_step(), donate_argnums=0,
+    step = jax.jit(jgan.make_train_step(), donate_argnums=jgan.donate_argnums(),
                    compiler_options=jgan.compiler_options())
     t0 = time.perf_counter()
     traced = step.trace(state, images)

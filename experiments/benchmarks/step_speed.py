@@ -15,7 +15,8 @@ Both frameworks run under the malloc setting `jgan.cli` uses on CPU (`jgan.host.
 glibc reuses freed memory instead of mapping it afresh); `--malloc default` leaves glibc as it is.
 jgan runs its steps on the calling thread, as `jgan.cli` does (`jax_cpu_enable_async_dispatch`
 off: the scratch then comes from glibc's main heap, which keeps any size; see `jgan.host`);
-`--dispatch async` keeps JAX's default.
+`--dispatch async` keeps JAX's default. The step is jitted as `jgan.parallel.Engine` jits it
+(`jgan.compiler_options()`, `jgan.donate_argnums()`: no donation on CPU).
 """
 import argparse
 import pathlib
@@ -38,7 +39,7 @@ def jgan_runner(name, batch):
     init_s = time.perf_counter() - t0
     images = make_batch(name, batch)
     t0 = time.perf_counter()
-    step = jax.jit(jgan.make_train_step(), donate_argnums=0,
+    step = jax.jit(jgan.make_train_step(), donate_argnums=jgan.donate_argnums(),
                    compiler_options=jgan.compiler_options())
     compiled = step.lower(state, images).compile()
     compile_s = time.perf_counter() - t0
@@ -111,7 +112,7 @@ def main():
     xla_mm, torch_mm = matmul_gflops()
     print(f"machine: {jax.devices()[0].device_kind}, {torch.get_num_threads()} threads; "
           f"jax {jax.__version__}, torch {torch.__version__}; malloc: {args.malloc}; "
-          f"dispatch: {args.dispatch}\n")
+          f"dispatch: {args.dispatch}; donated: {jgan.donate_argnums() or 'none'}\n")
     print("| model | batch | jgan ms | torch ms | ratio | round ratios | jgan img/s | torch img/s "
           "| init s | compile s | GFLOP/step | jgan GFLOP/s | jgan peak MB | torch peak MB |")
     print("|" + " --- |" * 14)
