@@ -1,4 +1,4 @@
-"""The XLA compiler options jgan compiles its training step with, chosen per backend.
+"""How jgan compiles its training step, per backend: the XLA compiler options and state donation.
 
 XLA:CPU hands convolutions to the YNNPACK library by default. On the seed DCGAN's 5×5
 convolutions its kernels made the whole step 1.4–1.9× slower here than XLA's own convolutions
