@@ -1,8 +1,8 @@
 """jgan: generative adversarial networks in JAX/Flax.
 
-The public API: `create_state`, `make_train_step`, `sample`, `GANState`, `compiler_options`
-and `donate_argnums` (what to jit the step with), `host.keep_freed_memory` (the malloc setting for CPU runs), and the
-registries `jgan.models.get` and `jgan.losses.get`.
+The public API: `create_state`, `make_train_step`, `sample`, `GANState`, `compiler_options` and
+`donate_argnums` (what to jit the step with), `host.keep_freed_memory` (the malloc setting for
+CPU runs), and the registries `jgan.models.get` and `jgan.losses.get`.
 """
 from jgan import host, losses, models, parallel
 from jgan.compiler import compiler_options, donate_argnums

@@ -33,7 +33,8 @@ def compiler_options(backend: str | None = None) -> dict:
 
 
 def donate_argnums(backend: str | None = None) -> tuple:
-    """`donate_argnums` for jitting the step `(state, batch)` on `backend`: the state, except on CPU."""
+    """`donate_argnums` for jitting the step `(state, batch)` on `backend`: the state, but not on
+    CPU (see above)."""
     return () if (backend or jax.default_backend()) == "cpu" else (0,)
 
 

@@ -59,7 +59,7 @@ def test_global_batch_not_divisible_names_both_numbers():
 
 
 def test_engine_donates_the_state_on_accelerators_only():
-    # jgan.compiler: on CPU a donated state costs XLA a copy of every parameter and first moment.
+    # jgan.compiler: on CPU a donated state costs XLA copies of parameters and first moments.
     assert jgan.donate_argnums("tpu") == jgan.donate_argnums("gpu") == (0,)
     engine = jgan.parallel.Engine("jit", global_batch=NUM_DEVICES)
     G, D = jgan.models.get("mlp2d")
