@@ -122,15 +122,16 @@ def test_load_generator_equals_the_saved_generator(image_run, monkeypatch):
     assert not np.array_equal(jax.tree.leaves(state.g_ema_params)[0], jax.tree.leaves(state.g.params)[0])
 
 
-def test_restored_generator_gives_the_same_images_with_the_fast_path_on_and_off(image_run):
+def test_restored_generator_gives_the_same_images_on_every_cpu_path(image_run):
     G, variables, config = checkpoint.load_generator(image_run[0])
     z = jax.random.normal(jax.random.key(0), (4, config.model.z_dim))
     images = {impl: jgan.models.get(config.model.name, conv_impl=impl, **config.model.kwargs)[0]
-              .apply(variables, z, train=False) for impl in ("fast", "reference")}
+              .apply(variables, z, train=False) for impl in ("onednn", "fast", "reference")}
     # N(0, 0.02) weights after 2 steps give outputs of order 1e-4: compare relative to their scale.
     scale = float(np.max(np.abs(images["reference"])))
     assert scale > 0 and float(np.std(images["reference"])) > 0.1 * scale  # Not a constant.
-    assert float(np.max(np.abs(images["fast"] - images["reference"]))) <= 1e-5 * scale
+    for impl in ("onednn", "fast"):
+        assert float(np.max(np.abs(images[impl] - images["reference"]))) <= 1e-5 * scale, impl
 
 
 def _sample_cli(*args):

@@ -13,6 +13,8 @@ from jax.extend.random import threefry_2x32
 from jgan import layers
 
 DN = ("NHWC", "HWIO", "NHWC")
+# jgan's two CPU paths: oneDNN's convolutions, and the XLA formulations (the fallback without it).
+IMPLS = ["onednn", "fast"]
 # Stride 1 is a plain convolution on both paths; odd and even kernels, kernels smaller than and
 # larger than the stride, and non-square inputs are what the phase decomposition and im2col must
 # get right. 16 output features take the custom VJP (sub-pixel forward, lax input gradient, kernel
@@ -28,13 +30,15 @@ def _rel_err(a, b):
     return float(jnp.max(jnp.abs(a - b)) / (jnp.max(jnp.abs(b)) + 1e-12))
 
 
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("hw,k,s,padding,features", CASES)
-def test_fast_conv_transpose_matches_reference_values_and_gradients(hw, k, s, padding, features):
+def test_fast_conv_transpose_matches_reference_values_and_gradients(hw, k, s, padding, features,
+                                                                    impl):
     key = jax.random.key(k * 10 + s)
     x = jax.random.normal(key, (2, *hw, 3))
     w = jax.random.normal(jax.random.fold_in(key, 1), (k, k, 3, features))
     reference = lambda x, w: lax.conv_transpose(x, w, (s, s), padding, dimension_numbers=DN)
-    fast = lambda x, w: layers.conv_transpose(x, w, (s, s), padding, impl="fast")
+    fast = lambda x, w: layers.conv_transpose(x, w, (s, s), padding, impl=impl)
     y_ref, vjp_ref = jax.vjp(reference, x, w)
     y_fast, vjp_fast = jax.vjp(fast, x, w)
     assert y_fast.shape == y_ref.shape
@@ -52,13 +56,14 @@ CONV_CASES = [((14, 14), 5, 2, "SAME", 16), ((16, 15), 4, 2, "SAME", 16), ((9, 8
               ((9, 8), 3, 2, "VALID", 3), ((8, 8), 4, 3, ((1, 2), (0, 1)), 3)]
 
 
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("hw,k,s,padding,cin", CONV_CASES)
-def test_fast_conv_matches_reference_values_and_gradients(hw, k, s, padding, cin):
+def test_fast_conv_matches_reference_values_and_gradients(hw, k, s, padding, cin, impl):
     key = jax.random.key(k * 10 + s)
     x = jax.random.normal(key, (2, *hw, cin))
     w = jax.random.normal(jax.random.fold_in(key, 1), (k, k, cin, 5))
     reference = lambda x, w: lax.conv_general_dilated(x, w, (s, s), padding, dimension_numbers=DN)
-    fast = lambda x, w: layers.conv(x, w, (s, s), padding, impl="fast")
+    fast = lambda x, w: layers.conv(x, w, (s, s), padding, impl=impl)
     y_ref, vjp_ref = jax.vjp(reference, x, w)
     y_fast, vjp_fast = jax.vjp(fast, x, w)
     assert _rel_err(y_fast, y_ref) <= 1e-5
@@ -67,9 +72,10 @@ def test_fast_conv_matches_reference_values_and_gradients(hw, k, s, padding, cin
         assert g_fast.shape == g_ref.shape and _rel_err(g_fast, g_ref) <= 1e-5
 
 
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("op,channels", [("conv", 3), ("conv", 16), ("conv_transpose", 3),
                                          ("conv_transpose", 16)])
-def test_gradients_of_gradients_match_the_reference(op, channels):
+def test_gradients_of_gradients_match_the_reference(op, channels, impl):
     """What R1 and WGAN-GP differentiate: the input gradient's norm, w.r.t. input and kernel."""
     key = jax.random.key(channels)
     x = jax.random.normal(key, (2, 8, 7, channels if op == "conv" else 4))
@@ -79,7 +85,7 @@ def test_gradients_of_gradients_match_the_reference(op, channels):
                                                                dimension_numbers=DN),
                  "conv_transpose": lambda x, w: lax.conv_transpose(x, w, (2, 2), "SAME",
                                                                    dimension_numbers=DN)}[op]
-    fast = lambda x, w: getattr(layers, op)(x, w, (2, 2), "SAME", impl="fast")
+    fast = lambda x, w: getattr(layers, op)(x, w, (2, 2), "SAME", impl=impl)
 
     def penalty(f, x, w):
         g = jax.grad(lambda x: jnp.sum(jnp.sin(f(x, w))))(x)
@@ -90,11 +96,12 @@ def test_gradients_of_gradients_match_the_reference(op, channels):
         assert _rel_err(g_fast, g_ref) <= 1e-5
 
 
-def test_conv_layer_matches_flax_conv_with_the_same_parameters():
+@pytest.mark.parametrize("impl", IMPLS)
+def test_conv_layer_matches_flax_conv_with_the_same_parameters(impl):
     x = jax.random.normal(jax.random.key(0), (2, 14, 14, 16))
     flax_layer = nn.Conv(8, (5, 5), strides=(2, 2), padding="SAME")
     params = jax.tree.map(lambda p: p + 0.1, flax_layer.init(jax.random.key(1), x))
-    ours = layers.Conv(8, (5, 5), strides=(2, 2), padding="SAME", impl="fast")
+    ours = layers.Conv(8, (5, 5), strides=(2, 2), padding="SAME", impl=impl)
     assert jax.tree.map(jnp.shape, ours.init(jax.random.key(1), x)) == jax.tree.map(jnp.shape, params)
 
     def loss(module, params, x):
@@ -107,12 +114,13 @@ def test_conv_layer_matches_flax_conv_with_the_same_parameters():
         assert _rel_err(a, b) <= 1e-5
 
 
-def test_layer_matches_flax_conv_transpose_with_the_same_parameters():
+@pytest.mark.parametrize("impl", IMPLS)
+def test_layer_matches_flax_conv_transpose_with_the_same_parameters(impl):
     x = jax.random.normal(jax.random.key(0), (2, 7, 7, 8))
     flax_layer = nn.ConvTranspose(4, (4, 4), strides=(2, 2), padding="SAME")
     params = flax_layer.init(jax.random.key(1), x)
     params = jax.tree.map(lambda p: p + 0.1, params)  # A non-zero bias too.
-    ours = layers.ConvTranspose(4, (4, 4), strides=(2, 2), padding="SAME", impl="fast")
+    ours = layers.ConvTranspose(4, (4, 4), strides=(2, 2), padding="SAME", impl=impl)
     assert jax.tree.map(jnp.shape, ours.init(jax.random.key(1), x)) == jax.tree.map(jnp.shape, params)
 
     def loss(module, params):
@@ -125,10 +133,11 @@ def test_layer_matches_flax_conv_transpose_with_the_same_parameters():
         assert _rel_err(a, b) <= 1e-5
 
 
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("name,kwargs,z_dim", [("seed_dcgan", {}, 100),
                                                 ("dcgan", dict(resolution=32, width=8), 16)])
-def test_models_give_the_same_images_on_either_path(name, kwargs, z_dim):
-    G_fast, _ = jgan.models.get(name, conv_impl="fast", **kwargs)
+def test_models_give_the_same_images_on_either_path(name, kwargs, z_dim, impl):
+    G_fast, _ = jgan.models.get(name, conv_impl=impl, **kwargs)
     G_ref, _ = jgan.models.get(name, conv_impl="reference", **kwargs)
     z = jax.random.normal(jax.random.key(0), (4, z_dim))
     variables = G_fast.init(jax.random.key(1), z, train=False)  # One parameter tree for both.

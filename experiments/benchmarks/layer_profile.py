@@ -1,4 +1,4 @@
-"""Per-layer, per-pass times of the benchmark models' convolutions: jgan (XLA) against PyTorch.
+"""Per-layer, per-pass times of the benchmark models' convolutions: jgan against PyTorch.
 
     pip install torch==2.13.0   # benchmark-only
     python experiments/benchmarks/layer_profile.py [--only seed_dcgan:256] [--repeats 5]
@@ -61,10 +61,10 @@ def _pads(module, x_shape, kernel):
     return tuple(lax.padtype_to_pads(x_shape[1:3], kernel[:2], module.strides, module.padding))
 
 
-def jgan_ms(op, x_shape, kernel_shape, strides, pads, repeats):
+def jgan_ms(op, x_shape, kernel_shape, strides, pads, repeats, impl):
     """Median ms of jgan's forward, input gradient and kernel gradient, and their FLOPs."""
     fn = layers.conv if op == "Conv" else layers.conv_transpose
-    f = lambda x, w: fn(x, w, strides, pads)
+    f = lambda x, w: fn(x, w, strides, pads, impl=impl)
     x = jax.random.normal(jax.random.key(0), x_shape)
     w = jax.random.normal(jax.random.key(1), kernel_shape) * 0.05
     g = jax.random.normal(jax.random.key(2), jax.eval_shape(f, x, w).shape)
@@ -73,8 +73,7 @@ def jgan_ms(op, x_shape, kernel_shape, strides, pads, repeats):
     times, flops = [], 0.0
     for p in passes:
         compiled = jax.jit(p, compiler_options=jgan.compiler_options()).lower(x, w, g).compile()
-        cost = compiled.cost_analysis()
-        flops += (cost[0] if isinstance(cost, list) else cost)["flops"]
+        flops += jgan.onednn.program_flops(compiled)
         times.append(_median_ms(lambda: compiled(x, w, g).block_until_ready(), repeats))
     return times, flops
 
@@ -112,14 +111,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="one case, e.g. seed_dcgan:256")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--impl", choices=["auto", "onednn", "fast"], default="auto",
+                        help="jgan's path (jgan.layers): auto = oneDNN where built")
     args = parser.parse_args()
     cases = select(args.only, names=("seed_dcgan", "dcgan32"))  # mlp2d has no convolutions.
-    print(f"jax {jax.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    print(f"jax {jax.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads); "
+          f"jgan impl {args.impl} (oneDNN extension built: {jgan.onednn.available()})")
     for name, batch in cases:
         print(f"\n{name} batch {batch}\n| layer | jgan fwd / d input / d kernel ms | jgan GFLOP/s "
               "| torch fwd / fwd+bwd ms | torch fwd+bwd / jgan all |\n| --- | --- | --- | --- | --- |")
         for player, op, x_shape, kernel, strides, pads in model_layers(name, batch):
-            j, flops = jgan_ms(op, x_shape, kernel, strides, pads, args.repeats)
+            j, flops = jgan_ms(op, x_shape, kernel, strides, pads, args.repeats, args.impl)
             t = torch_ms(op, x_shape, kernel, strides, pads, args.repeats)
             label = f"{player} {op} {kernel[2]}→{kernel[3]} {kernel[0]}×{kernel[1]} " \
                     f"s{strides[0]} @{x_shape[1]}px"

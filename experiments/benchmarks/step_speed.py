@@ -7,7 +7,8 @@ After warm-up the two frameworks alternate (A/B) in rounds of `--steps` steps; t
 median ms/step, images/s, the ratio torch_ms / jgan_ms (> 1: jgan is faster) and the range of
 that ratio over the rounds (each round's pair: how far the machine's noise moves it), the time
 `jgan.create_state` takes, jgan's compile time (lowering included),
-XLA's FLOPs per step and the GFLOP/s that achieves, beside a 4096² float32 matrix product
+the FLOPs per step (XLA's cost analysis, plus the oneDNN convolution calls counted by the same
+rule: `jgan.onednn.program_flops`) and the GFLOP/s that achieves, beside a 4096² float32 matrix product
 through XLA and PyTorch (the ceiling). Peak memory is the resident-set high-water mark of a child
 process that imports both frameworks and runs only one of them (`--peak`).
 
@@ -16,7 +17,9 @@ glibc reuses freed memory instead of mapping it afresh); `--malloc default` leav
 jgan runs its steps on the calling thread, as `jgan.cli` does (`jax_cpu_enable_async_dispatch`
 off: the scratch then comes from glibc's main heap, which keeps any size; see `jgan.host`);
 `--dispatch async` keeps JAX's default. The step is jitted as `jgan.parallel.Engine` jits it
-(`jgan.compiler_options()`, `jgan.donate_argnums()`: no donation on CPU).
+(`jgan.compiler_options()`, `jgan.donate_argnums()`: no donation on CPU). Its convolutions take
+the models' default path (`--impl auto`: oneDNN where jgan's extension is built); `--impl fast`
+times jgan's XLA formulations instead.
 """
 import argparse
 import pathlib
@@ -33,9 +36,9 @@ from cases import CASES, make_batch, make_state, select
 from torch_reference import MODELS, make_step
 
 
-def jgan_runner(name, batch):
+def jgan_runner(name, batch, conv_impl="auto"):
     t0 = time.perf_counter()
-    state = jax.block_until_ready(make_state(name))
+    state = jax.block_until_ready(make_state(name, conv_impl))
     init_s = time.perf_counter() - t0
     images = make_batch(name, batch)
     t0 = time.perf_counter()
@@ -43,8 +46,7 @@ def jgan_runner(name, batch):
                    compiler_options=jgan.compiler_options())
     compiled = step.lower(state, images).compile()
     compile_s = time.perf_counter() - t0
-    cost = compiled.cost_analysis()
-    flops = (cost[0] if isinstance(cost, list) else cost)["flops"]
+    flops = jgan.onednn.program_flops(compiled)
     box = [state]
 
     def run(steps):
@@ -72,6 +74,11 @@ def matmul_gflops():
     return 2 * 4096 ** 3 / t / 1e9, 2 * 4096 ** 3 / torch_t / 1e9
 
 
+def _conv_path(impl: str) -> str:
+    onednn = impl == "onednn" or (impl == "auto" and jgan.onednn.available())
+    return "oneDNN (jgan.onednn)" if onednn else "XLA formulations (jgan.layers)"
+
+
 def _timed(fn):
     t0 = time.perf_counter()
     fn()
@@ -81,7 +88,7 @@ def _timed(fn):
 def peak_rss_mb(framework, name, batch, args):
     """Peak RSS of a child process that runs only `framework` for a few steps."""
     out = subprocess.run([sys.executable, __file__, "--peak", framework, "--only", f"{name}:{batch}",
-                          "--malloc", args.malloc, "--dispatch", args.dispatch],
+                          "--malloc", args.malloc, "--dispatch", args.dispatch, "--impl", args.impl],
                          capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -95,6 +102,8 @@ def main():
                         help="keep: jgan.host.keep_freed_memory() for both frameworks")
     parser.add_argument("--dispatch", choices=["sync", "async"], default="sync",
                         help="sync: jgan's steps run on the calling thread, as in jgan.cli")
+    parser.add_argument("--impl", choices=["auto", "onednn", "fast"], default="auto",
+                        help="the convolution models' conv_impl (jgan.layers)")
     parser.add_argument("--peak", choices=["jgan", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     jax.config.update("jax_cpu_enable_async_dispatch", args.dispatch == "async")  # Before any use.
@@ -103,7 +112,7 @@ def main():
     cases = select(args.only)
     if args.peak:
         n, b = cases[0]
-        run = jgan_runner(n, b)[0] if args.peak == "jgan" else torch_runner(n, b)
+        run = jgan_runner(n, b, args.impl)[0] if args.peak == "jgan" else torch_runner(n, b)
         run(3)
         # VmHWM (not ru_maxrss, which a child inherits from its parent across exec).
         status = pathlib.Path("/proc/self/status").read_text()
@@ -112,12 +121,13 @@ def main():
     xla_mm, torch_mm = matmul_gflops()
     print(f"machine: {jax.devices()[0].device_kind}, {torch.get_num_threads()} threads; "
           f"jax {jax.__version__}, torch {torch.__version__}; malloc: {args.malloc}; "
-          f"dispatch: {args.dispatch}; donated: {jgan.donate_argnums() or 'none'}\n")
+          f"dispatch: {args.dispatch}; donated: {jgan.donate_argnums() or 'none'}; convolutions: "
+          f"{_conv_path(args.impl)}\n")
     print("| model | batch | jgan ms | torch ms | ratio | round ratios | jgan img/s | torch img/s "
           "| init s | compile s | GFLOP/step | jgan GFLOP/s | jgan peak MB | torch peak MB |")
     print("|" + " --- |" * 14)
     for name, batch in cases:
-        j_run, init_s, compile_s, flops = jgan_runner(name, batch)
+        j_run, init_s, compile_s, flops = jgan_runner(name, batch, args.impl)
         t_run = torch_runner(name, batch)
         j_run(2), t_run(2)  # Warm-up.
         j_ms, t_ms = [], []

@@ -1,0 +1,82 @@
+"""jgan's oneDNN extension: built where it should be, counted, and refused clearly when absent.
+Its values and gradients against lax's are in test_layers.py (impl="onednn")."""
+import platform
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+
+from jgan import layers, onednn
+
+DN = ("NHWC", "HWIO", "NHWC")
+
+
+@pytest.mark.skipif(sys.platform != "linux" or platform.machine() != "x86_64",
+                    reason="the extension is built on x86-64 Linux only")
+def test_extension_is_built_and_loads_on_x86_64_linux():
+    assert onednn.available()
+
+
+@pytest.mark.parametrize("pads", [((1, 1), (1, 1)), ((2, 0), (0, 2))])
+def test_program_flops_counts_the_custom_calls_as_xla_counts_its_convolutions(pads):
+    """The forward and both gradients: oneDNN's three calls against lax's three convolutions."""
+    x, w, g = jnp.ones((2, 9, 8, 3)), jnp.ones((4, 3, 3, 5)), jnp.ones((2, 4, 4, 5))
+
+    def passes(conv):
+        return lambda x, w, g: (conv(x, w), *jax.vjp(conv, x, w)[1](g))
+
+    ours = jax.jit(passes(lambda x, w: onednn.conv(x, w, (2, 2), pads))).lower(x, w, g).compile()
+    ref = jax.jit(passes(lambda x, w: lax.conv_general_dilated(x, w, (2, 2), pads,
+                                                               dimension_numbers=DN)))
+    ref_flops = ref.lower(x, w, g).compile().cost_analysis()["flops"]
+    assert "jgan_conv_bwd_weights" in ours.as_text()
+    assert onednn.program_flops(ours) == ref_flops > 0
+
+
+def test_half_precision_and_negative_padding_take_the_xla_path():
+    x, w = jnp.ones((1, 5, 5, 2)), jnp.ones((2, 2, 2, 3))
+    assert onednn.supports(x, w, ((0, 0), (0, 0))) == onednn.available()
+    assert not onednn.supports(x.astype(jnp.float16), w, ((0, 0), (0, 0)))
+    assert not onednn.supports(x, w, ((-1, 0), (0, 0)))
+
+
+def test_onednn_impl_without_the_extension_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(onednn, "available", lambda: False)
+    x, w = jnp.ones((1, 4, 4, 2)), jnp.ones((3, 3, 2, 2))
+    with pytest.raises(RuntimeError, match="layer impl 'onednn' needs jgan's oneDNN extension"):
+        layers.conv(x, w, (2, 2), "SAME", impl="onednn")
+    # "auto" falls back to the XLA formulations, with the same result.
+    np.testing.assert_allclose(layers.conv(x, w, (2, 2), "SAME", impl="auto"),
+                               layers.conv(x, w, (2, 2), "SAME", impl="reference"), rtol=1e-6)
+
+
+@pytest.mark.parametrize("batched", ["x", "w", "both"])
+def test_vmap_of_every_pass_matches_lax(batched):
+    """Batched activations fold into the convolution's batch; batched kernels run one by one."""
+    key = jax.random.key(0)
+    x = jax.random.normal(key, (3, 2, 6, 6, 4) if batched != "w" else (2, 6, 6, 4))
+    w = jax.random.normal(jax.random.fold_in(key, 1), (3, 3, 3, 4, 8) if batched != "x" else (3, 3, 4, 8))
+    axes = {"x": (0, None), "w": (None, 0), "both": (0, 0)}[batched]
+    pads = ((1, 1), (1, 1))
+
+    def passes(conv):
+        def f(x, w):
+            y, vjp = jax.vjp(conv, x, w)
+            return (y, *vjp(jnp.sin(y)))
+        return jax.vmap(f, axes)
+
+    ours = passes(lambda x, w: onednn.conv(x, w, (2, 2), pads))(x, w)
+    ref = passes(lambda x, w: lax.conv_general_dilated(x, w, (2, 2), pads, dimension_numbers=DN))(x, w)
+    for a, b in zip(ours, ref, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_unsupported_operands_are_named():
+    x, w = jnp.ones((1, 5, 5, 2)), jnp.ones((3, 3, 2, 4))
+    with pytest.raises(ValueError, match=r"padding \(\(3, 0\), \(0, 0\)\) of a 3x3 kernel"):
+        onednn.conv(x, w, (1, 1), ((3, 0), (0, 0)))
+    with pytest.raises(ValueError, match=r"float32 NHWC / HWIO operands; got float16\[1, 5, 5, 2\]"):
+        onednn.conv_transpose(x.astype(jnp.float16), w, (2, 2), ((1, 1), (1, 1)))
