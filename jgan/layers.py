@@ -17,7 +17,7 @@ same sums over the *undilated* input (output o ≡ p mod s uses the kernel taps 
 - "sub-pixel" (`_subpixel`): s² stride-1 convolutions, one per phase, interleaved;
 - "swapped" (`_transposed_kernel_grad`): the kernel gradient is, flipped, the kernel gradient of
   the strided convolution of g whose output gradient is x;
-- "col2im" (`_conv_transpose_gemm`): one matrix product x · W to every output tap, scattered
+- "col2im" (`jgan.col2im.conv_transpose`): one matrix product x · W to every output tap, scattered
   back (col2im, the transpose of im2col); both gradients are then matrix products of im2col(g).
 Layers with 16 or more output channels (`_transposed` chooses): forward sub-pixel, input gradient
 `lax`'s own (an ordinary strided convolution), kernel gradient swapped. Layers with fewer output
@@ -49,7 +49,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jgan import onednn
+from jgan import col2im, onednn
 
 _DN = ("NHWC", "HWIO", "NHWC")
 # Below this many output channels (the image layers) col2im beats the phase formulations; sub-pixel
@@ -186,75 +186,15 @@ def _conv_transpose_padding(k: int, s: int, padding: str) -> tuple[int, int]:
     return pad_a, pad_len - pad_a
 
 
-def _im2col(x, kernel_hw, strides, pads):
-    """[B, H, W, C] -> [B, out_h, out_w, k_h·k_w·C]: the (zero-padded) window each output reads."""
-    outs = [(n + lo + hi - k) // s + 1
-            for n, k, s, (lo, hi) in zip(x.shape[1:3], kernel_hw, strides, pads)]
-    x = lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), *[
-        (lo, (out - 1) * s + k - n - lo, 0)
-        for n, k, s, (lo, _), out in zip(x.shape[1:3], kernel_hw, strides, pads, outs)], (0, 0, 0)])
-    windows = [lax.slice(x, (0, j_h, j_w, 0), (x.shape[0], j_h + (outs[0] - 1) * strides[0] + 1,
-                                                j_w + (outs[1] - 1) * strides[1] + 1, x.shape[3]),
-                         (1, *strides, 1))
-               for j_h in range(kernel_hw[0]) for j_w in range(kernel_hw[1])]
-    return jnp.stack(windows, 3).reshape(x.shape[0], *outs, -1)
-
-
-def _col2im_plan(x, kernel, strides, pads):
-    """(output shape, x · W weights [C_in, k_h·k_w·C_out], im2col over the output: its windows,
-    k taps at stride s padded k−1−lo in front, are the outputs each input feeds)."""
-    (k_h, k_w), c_in = kernel.shape[:2], kernel.shape[2]
-    outs = _output_shape(x, kernel, strides, pads)
-    weights = jnp.flip(kernel, (0, 1)).transpose(2, 0, 1, 3).reshape(c_in, -1)
-    window_pads = [(k - 1 - lo, (n - 1) * s + 1 + lo - out)
-                   for k, s, (lo, _), n, out in zip((k_h, k_w), strides, pads, x.shape[1:3], outs)]
-    return outs, weights, functools.partial(_im2col, kernel_hw=(k_h, k_w), strides=strides,
-                                            pads=window_pads)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def _conv_transpose_gemm(x, kernel, strides, pads):
-    """The transposed convolution as one matrix product and col2im: input i adds x[i] · w[k−1−j']
-    to output i·s + j' − (k−1−lo), i.e. col2im is the transpose of im2col over the output. Both
-    gradients are matrix products of that im2col of g (one patch array for the two)."""
-    outs, weights, im2col = _col2im_plan(x, kernel, strides, pads)
-    col2im = jax.linear_transpose(
-        im2col, jax.ShapeDtypeStruct((x.shape[0], *outs, kernel.shape[3]), x.dtype))
-    return col2im(x @ weights)[0]
-
-
-def _gemm_fwd(x, kernel, strides, pads):
-    return _conv_transpose_gemm(x, kernel, strides, pads), (x, kernel)
-
-
-def _gemm_bwd(strides, pads, residuals, g):
-    x, kernel = residuals
-    _, weights, im2col = _col2im_plan(x, kernel, strides, pads)
-    patches = im2col(g)  # [B, H_in, W_in, k_h·k_w·C_out]
-    dx = patches @ weights.T
-    d_weights = x.reshape(-1, x.shape[3]).T @ patches.reshape(-1, patches.shape[3])
-    k_h, k_w, c_in, c_out = kernel.shape
-    d_kernel = jnp.flip(d_weights.reshape(c_in, k_h, k_w, c_out).transpose(1, 2, 0, 3), (0, 1))
-    return dx, d_kernel
-
-
-_conv_transpose_gemm.defvjp(_gemm_fwd, _gemm_bwd)
-
-
 def _transposed(kernel) -> Callable:
     """The CPU transposed convolution for `kernel`: col2im for few output channels, else the
     custom VJP (sub-pixel forward, lax input gradient, swapped kernel gradient)."""
     few = kernel.shape[3] < _MIN_SUBPIXEL_FEATURES
-    return _conv_transpose_gemm if few else _fast_conv_transpose
+    return col2im.conv_transpose if few else _fast_conv_transpose
 
 
 def _dilated(x, kernel, strides, pads):
     return lax.conv_transpose(x, kernel, strides, pads, dimension_numbers=_DN)
-
-
-def _output_shape(x, kernel, strides, pads) -> list[int]:
-    return [(n - 1) * s + 1 + lo + hi - k + 1
-            for n, s, (lo, hi), k in zip(x.shape[1:3], strides, pads, kernel.shape[:2])]
 
 
 def _phase_taps(k: int, s: int, lo: int) -> list[tuple[int, int, int]]:
@@ -270,7 +210,7 @@ def _phase_taps(k: int, s: int, lo: int) -> list[tuple[int, int, int]]:
 
 def _subpixel(x, kernel, strides, pads):
     """The transposed convolution as s² stride-1 phase convolutions, interleaved."""
-    out_h, out_w = _output_shape(x, kernel, strides, pads)
+    out_h, out_w = col2im.output_shape(x, kernel, strides, pads)
     phases = jnp.stack([
         jnp.stack([_phase(x, kernel, (p_h, p_w), strides, pads, (out_h, out_w))
                    for p_w in range(strides[1])], axis=3)
