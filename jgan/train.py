@@ -3,7 +3,6 @@
 Sections: Model / Parallel / Input / Checkpoint / Loop. The loop dispatches step t before it reads
 step t−1's metrics, so the device never waits for the host.
 """
-import functools
 import math
 import time
 from typing import Optional

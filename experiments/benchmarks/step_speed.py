@@ -3,14 +3,15 @@
     pip install torch==2.13.0   # benchmark-only
     python experiments/benchmarks/step_speed.py [--rounds 7] [--steps 5] [--only seed_dcgan:64]
 
-After warm-up the two frameworks alternate (A/B) in rounds of `--steps` steps; the table gives
-median ms/step, images/s, the ratio torch_ms / jgan_ms (> 1: jgan is faster) and the range of
-that ratio over the rounds (each round's pair: how far the machine's noise moves it), the time
-`jgan.create_state` takes, jgan's compile time (lowering included),
-the FLOPs per step (XLA's cost analysis, plus the oneDNN convolution calls counted by the same
-rule: `jgan.onednn.program_flops`) and the GFLOP/s that achieves, beside a 4096² float32 matrix product
-through XLA and PyTorch (the ceiling). Peak memory is the resident-set high-water mark of a child
-process that imports both frameworks and runs only one of them (`--peak`).
+Each framework runs in a child process of its own (`Worker`: sharing a process, they would share
+one OpenMP runtime), which imports both frameworks and runs only one. After warm-up the parent
+alternates them (A/B) in rounds of `--steps` steps; the table gives median ms/step, images/s,
+the ratio torch_ms / jgan_ms (> 1: jgan is faster) and the range of that ratio over the rounds
+(each round's pair: how far the machine's noise moves it), the time `jgan.create_state` takes,
+jgan's compile time (lowering included), the FLOPs per step (XLA's cost analysis, plus the
+oneDNN convolution calls counted by the same rule: `jgan.onednn.program_flops`) and the GFLOP/s
+that achieves, beside a 4096² float32 matrix product through XLA and PyTorch (the ceiling), and
+each child's peak memory (resident-set high-water mark).
 
 Both frameworks run under the malloc setting `jgan.cli` uses on CPU (`jgan.host.keep_freed_memory`:
 glibc reuses freed memory instead of mapping it afresh); `--malloc default` leaves glibc as it is.
@@ -85,12 +86,61 @@ def _timed(fn):
     return time.perf_counter() - t0
 
 
-def peak_rss_mb(framework, name, batch, args):
-    """Peak RSS of a child process that runs only `framework` for a few steps."""
-    out = subprocess.run([sys.executable, __file__, "--peak", framework, "--only", f"{name}:{batch}",
-                          "--malloc", args.malloc, "--dispatch", args.dispatch, "--impl", args.impl],
-                         capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+class Worker:
+    """One framework's steps in a child process of their own, timed on request.
+
+    jgan's oneDNN calls and PyTorch share one OpenMP runtime when they share a process (PyTorch
+    ships libgomp.so.1 and the dynamic linker hands it to oneDNN too). Once XLA's threads have
+    called oneDNN, that runtime manages more threads than there are CPUs and stops spinning
+    between parallel regions, and PyTorch's many small regions slowed by up to 1.3× (`mlp2d`:
+    62 against 48 ms). Each framework therefore runs in its own process; the parent alternates
+    them round by round, so both see the same machine.
+    """
+
+    def __init__(self, framework, name, batch, args):
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--worker", framework, "--only", f"{name}:{batch}",
+             "--malloc", args.malloc, "--dispatch", args.dispatch, "--impl", args.impl],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.init_s, self.compile_s, self.flops = map(float, self._reply().split())
+
+    def _reply(self) -> str:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"benchmark worker {self.proc.args[3]} exited "
+                               f"({self.proc.wait()}); its error is above")
+        return line
+
+    def ms_per_step(self, steps: int) -> float:
+        self.proc.stdin.write(f"run {steps}\n")
+        self.proc.stdin.flush()
+        return float(self._reply())
+
+    def peak_mb(self) -> float:
+        """The child's resident-set high-water mark (VmHWM); it exits after reporting it."""
+        self.proc.stdin.write("peak\n")
+        self.proc.stdin.flush()
+        peak = float(self._reply())
+        self.proc.wait()
+        return peak
+
+
+def serve(framework, name, batch, impl):
+    """The child's side of `Worker`: build and warm up, then time steps until asked for the peak."""
+    if framework == "jgan":
+        run, init_s, compile_s, flops = jgan_runner(name, batch, impl)
+    else:
+        run, init_s, compile_s, flops = torch_runner(name, batch), 0.0, 0.0, 0.0
+    run(2)  # Warm-up.
+    print(init_s, compile_s, flops, flush=True)
+    for request in sys.stdin:
+        if request.startswith("run"):
+            steps = int(request.split()[1])
+            print(_timed(lambda: run(steps)) / steps * 1e3, flush=True)
+        else:  # VmHWM, not ru_maxrss (which a child inherits from its parent across exec).
+            status = pathlib.Path("/proc/self/status").read_text()
+            print(int(status.split("VmHWM:")[1].split()[0]) / 1024, flush=True)
+            return
 
 
 def main():
@@ -104,19 +154,14 @@ def main():
                         help="sync: jgan's steps run on the calling thread, as in jgan.cli")
     parser.add_argument("--impl", choices=["auto", "onednn", "fast"], default="auto",
                         help="the convolution models' conv_impl (jgan.layers)")
-    parser.add_argument("--peak", choices=["jgan", "torch"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["jgan", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     jax.config.update("jax_cpu_enable_async_dispatch", args.dispatch == "async")  # Before any use.
     if args.malloc == "keep" and not jgan.host.keep_freed_memory():
         sys.exit("--malloc keep needs glibc; use --malloc default")
     cases = select(args.only)
-    if args.peak:
-        n, b = cases[0]
-        run = jgan_runner(n, b, args.impl)[0] if args.peak == "jgan" else torch_runner(n, b)
-        run(3)
-        # VmHWM (not ru_maxrss, which a child inherits from its parent across exec).
-        status = pathlib.Path("/proc/self/status").read_text()
-        print(int(status.split("VmHWM:")[1].split()[0]) / 1024)
+    if args.worker:
+        serve(args.worker, *cases[0], args.impl)
         return
     xla_mm, torch_mm = matmul_gflops()
     print(f"machine: {jax.devices()[0].device_kind}, {torch.get_num_threads()} threads; "
@@ -127,21 +172,20 @@ def main():
           "| init s | compile s | GFLOP/step | jgan GFLOP/s | jgan peak MB | torch peak MB |")
     print("|" + " --- |" * 14)
     for name, batch in cases:
-        j_run, init_s, compile_s, flops = jgan_runner(name, batch, args.impl)
-        t_run = torch_runner(name, batch)
-        j_run(2), t_run(2)  # Warm-up.
+        jgan_worker = Worker("jgan", name, batch, args)
+        torch_worker = Worker("torch", name, batch, args)
         j_ms, t_ms = [], []
         for _ in range(args.rounds):
-            j_ms.append(_timed(lambda: j_run(args.steps)) / args.steps * 1e3)
-            t_ms.append(_timed(lambda: t_run(args.steps)) / args.steps * 1e3)
+            j_ms.append(jgan_worker.ms_per_step(args.steps))
+            t_ms.append(torch_worker.ms_per_step(args.steps))
         j, t = statistics.median(j_ms), statistics.median(t_ms)
         pairs = [b / a for a, b in zip(j_ms, t_ms)]
+        flops = jgan_worker.flops
         print(f"| {name} | {batch} | {j:.1f} | {t:.1f} | {t / j:.2f} | "
               f"{min(pairs):.2f}–{max(pairs):.2f} | {batch / j * 1e3:.0f} | "
-              f"{batch / t * 1e3:.0f} | {init_s:.1f} | {compile_s:.1f} | {flops / 1e9:.2f} | {flops / j / 1e6:.0f} | "
-              f"{peak_rss_mb('jgan', name, batch, args):.0f} | "
-              f"{peak_rss_mb('torch', name, batch, args):.0f} |",
-              flush=True)
+              f"{batch / t * 1e3:.0f} | {jgan_worker.init_s:.1f} | {jgan_worker.compile_s:.1f} | "
+              f"{flops / 1e9:.2f} | {flops / j / 1e6:.0f} | {jgan_worker.peak_mb():.0f} | "
+              f"{torch_worker.peak_mb():.0f} |", flush=True)
     print(f"\n4096² float32 matmul: XLA {xla_mm:.0f} GFLOP/s, PyTorch {torch_mm:.0f} GFLOP/s")
 
 
