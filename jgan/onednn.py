@@ -12,10 +12,9 @@ pass here is one custom call:
 
 Every pass is a `custom_vjp` whose gradients are the other two passes, so gradients of gradients
 (R1, WGAN-GP) are oneDNN calls too. Under `jax.jit` with the batch sharded over devices each
-device convolves its share; under `jax.vmap` a batched input folds into the convolution's
-batch. `available()` says whether the extension was built (on
-x86-64 Linux, by `pip install`) and loads; `jgan.layers` falls back to its XLA formulations when
-it is not. Float32 only.
+device convolves its share; under `jax.vmap` a batched input folds into the convolution's batch.
+`available()` says whether the extension was built (on x86-64 Linux, by `pip install`) and
+loads; `jgan.layers` falls back to its XLA formulations when it is not. Float32 only.
 """
 import ctypes
 import functools
@@ -102,8 +101,8 @@ def _local_call(a, b, geo: Geometry, target: str):
     out_shape = {"jgan_conv_fwd": geo.y, "jgan_conv_bwd_data": geo.x,
                  "jgan_conv_bwd_weights": geo.w}[target]
     out = jax.ShapeDtypeStruct(out_shape, jnp.float32)
-    return jax.ffi.ffi_call(target, out)(
-        a, b, strides=np.asarray(geo.strides, np.int64), pads=np.asarray(geo.pads, np.int64).ravel())
+    pads = np.asarray(geo.pads, np.int64).ravel()  # lo_h, hi_h, lo_w, hi_w
+    return jax.ffi.ffi_call(target, out)(a, b, strides=np.asarray(geo.strides, np.int64), pads=pads)
 
 
 # Under jit with the batch sharded over devices (jgan.parallel.Engine "jit"), each device runs its

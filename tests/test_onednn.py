@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax import lax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from jgan import layers, onednn
 
@@ -81,3 +82,24 @@ def test_unsupported_operands_are_named():
         onednn.conv(x, w, (1, 1), ((3, 0), (0, 0)))
     with pytest.raises(ValueError, match=r"float32 NHWC / HWIO operands; got float16\[1, 5, 5, 2\]"):
         onednn.conv_transpose(x.astype(jnp.float16), w, (2, 2), ((1, 1), (1, 1)))
+
+
+def test_batch_sharded_jit_convolves_each_share_and_sums_the_kernel_gradient():
+    """Under jit with the batch sharded (jgan.parallel.Engine "jit"), no device gathers the batch:
+    each convolves its share and the kernel gradient is all-reduced; the numbers are lax's."""
+    mesh = Mesh(np.array(jax.devices()[:4]), ("batch",))
+    x = jax.device_put(jax.random.normal(jax.random.key(0), (8, 8, 8, 16)),
+                       NamedSharding(mesh, P("batch")))
+    w = jax.random.normal(jax.random.key(1), (4, 4, 16, 8))
+    pads = ((1, 1), (1, 1))
+
+    def grads(conv):
+        return jax.jit(jax.grad(lambda x, w: jnp.sum(jnp.sin(conv(x, w))), (0, 1)))
+
+    ours = grads(lambda x, w: onednn.conv(x, w, (2, 2), pads))
+    hlo = ours.lower(x, w).compile().as_text()
+    assert "all-gather" not in hlo and "all-reduce" in hlo
+    assert "custom-call(" in hlo and "f32[2,8,8,16]" in hlo  # Each device's share: 8 / 4.
+    ref = grads(lambda x, w: lax.conv_general_dilated(x, w, (2, 2), pads, dimension_numbers=DN))
+    for a, b in zip(ours(x, w), ref(x, w), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
