@@ -4,10 +4,11 @@
 `impl` picks each convolution's path: "auto" (the default) takes, on CPU, oneDNN's convolutions
 (`jgan.onednn`) where jgan's extension is built and the operands suit it, else the XLA
 formulations below ("fast"); on GPU and TPU `lax`'s own ("reference"). "onednn" and "fast" force
-a CPU path, "onednn" failing if the extension is absent. oneDNN runs all three passes of the
-benchmark models' layers 1.5–2.5× faster than the XLA formulations; those remain for machines
-without the extension, and for operands oneDNN does not take (not float32, or padding outside
-0 … k − 1).
+a CPU path, "onednn" failing if the extension is absent. oneDNN runs the three passes of the
+benchmark models' large layers 1.1–1.5× faster than the XLA formulations, each layer on its own
+(`experiments/benchmarks/layer_profile.py`), and whole steps 1.1–1.3× faster; the formulations
+remain for machines without the extension, and for operands oneDNN does not take (not float32,
+or padding outside 0 … k − 1).
 
 A strided transposed convolution is an input-dilated convolution. XLA:CPU computes its kernel
 gradient on a slow path (measured on a 2-core Zen 4: 195 ms for the seed DCGAN's 128→64 layer at

@@ -1,10 +1,10 @@
 """oneDNN convolutions on XLA:CPU, through XLA's FFI (`jgan/native/onednn_conv.cc`).
 
 XLA:CPU runs convolutions through Eigen: forward passes near the machine's matrix-product rate,
-but input and kernel gradients at about half of it (in the `dcgan32` step, 110–180 GFLOP/s
-against ~210 for a matrix product, on a 2-core Zen 4). oneDNN, the library PyTorch uses on CPU,
-runs all three passes of those layers at 185–325 GFLOP/s (each on its own, same machine). Each
-pass here is one custom call:
+but input and kernel gradients well below it (in the `dcgan32` step, 110–180 GFLOP/s against
+~210 for a matrix product, on a 2-core Zen 4). oneDNN, the library PyTorch uses on CPU, runs the
+three passes of the benchmark models' large layers at 165–210 GFLOP/s together (XLA's
+formulations: 139–156; each layer on its own, same machine). Each pass here is one custom call:
 
 - `conv`: y = conv(x, w), `lax.conv_general_dilated` with NHWC / HWIO and explicit padding;
 - `conv_transpose`: `lax.conv_transpose` (kernel not transposed), which is the input gradient
