@@ -90,10 +90,10 @@ class Worker:
     """One framework's steps in a child process of their own, timed on request.
 
     jgan's oneDNN calls and PyTorch share one OpenMP runtime when they share a process (PyTorch
-    ships libgomp.so.1 and the dynamic linker hands it to oneDNN too). Once XLA's threads have
-    called oneDNN, that runtime manages more threads than there are CPUs and stops spinning
-    between parallel regions, and PyTorch's many small regions slowed by up to 1.3× (`mlp2d`:
-    62 against 48 ms). Each framework therefore runs in its own process; the parent alternates
+    ships libgomp.so.1 and the dynamic linker hands it to oneDNN too). After XLA's threads had
+    called oneDNN, PyTorch's steps slowed by up to 1.3× (`mlp2d`: 62 against 48 ms), likely
+    because the runtime then manages more threads than there are CPUs and stops spinning between
+    parallel regions. Each framework therefore runs in its own process; the parent alternates
     them round by round, so both see the same machine.
     """
 
