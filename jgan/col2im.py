@@ -15,6 +15,14 @@ def output_shape(x, kernel, strides, pads) -> list[int]:
             for n, s, (lo, hi), k in zip(x.shape[1:3], strides, pads, kernel.shape[:2])]
 
 
+def input_grad_pads(x_hw, g_hw, kernel_hw, strides, pads) -> tuple:
+    """A strided convolution's input gradient is the transposed convolution of g with the kernel
+    flipped (channel axes swapped): input x[i] collects g[o]·w[j] wherever o·s + j − lo = i, so
+    that convolution is padded k − 1 − lo in front and to the input's length behind."""
+    return tuple((k - 1 - lo, n + lo - 1 - (m - 1) * s)
+                 for n, m, k, s, (lo, _) in zip(x_hw, g_hw, kernel_hw, strides, pads))
+
+
 def im2col(x, kernel_hw, strides, pads):
     """[B, H, W, C] -> [B, out_h, out_w, k_h·k_w·C]: the (zero-padded) window each output reads."""
     outs = [(n + lo + hi - k) // s + 1

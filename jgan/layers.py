@@ -160,14 +160,11 @@ def _fast_conv_fwd(x, kernel, strides, pads):
 
 
 def _fast_conv_bwd(strides, pads, residuals, g):
-    """Input x[i] collects g[o]·w[j] wherever o·s + j − lo = i: a transposed convolution of g with
-    the flipped kernel, padded k − 1 − lo in front and to the input's length behind."""
+    """The input gradient as a transposed convolution of g (`col2im.input_grad_pads`)."""
     x, kernel = residuals
-    t_pads = []
-    for n, m, k, s, (lo, _) in zip(x.shape[1:3], g.shape[1:3], kernel.shape[:2], strides, pads):
-        t_pads.append((k - 1 - lo, n + lo - 1 - (m - 1) * s))
+    t_pads = col2im.input_grad_pads(x.shape[1:3], g.shape[1:3], kernel.shape[:2], strides, pads)
     flipped = jnp.flip(kernel, (0, 1)).swapaxes(2, 3)
-    dx = _transposed(flipped)(g, flipped, strides, tuple(t_pads))
+    dx = _transposed(flipped)(g, flipped, strides, t_pads)
     return dx, _strided_kernel_grad(x, g, kernel.shape, strides, pads)
 
 

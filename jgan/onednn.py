@@ -180,11 +180,7 @@ _MIN_ONEDNN_INPUT_GRAD_CHANNELS = 16
 def _input_grad(g, w, geo: Geometry):
     if geo.x[3] >= _MIN_ONEDNN_INPUT_GRAD_CHANNELS:
         return _call("jgan_conv_bwd_data", g, w, geo)
-    # The transposed convolution of g with the kernel flipped and its channel axes swapped,
-    # padded k − 1 − lo in front and to the input's length behind.
-    pads = tuple((k - 1 - lo, n + lo - 1 - (m - 1) * s)
-                 for n, m, k, s, (lo, _) in zip(geo.x[1:3], geo.y[1:3], geo.w[:2], geo.strides,
-                                                geo.pads))
+    pads = col2im.input_grad_pads(geo.x[1:3], geo.y[1:3], geo.w[:2], geo.strides, geo.pads)
     return col2im.conv_transpose(g, jnp.flip(w, (0, 1)).swapaxes(2, 3), geo.strides, pads)
 
 

@@ -37,6 +37,7 @@ dnnl::engine& Engine() {
 
 struct Primitive {
   dnnl::primitive op;
+  memory::desc x, y;                    // NHWC activations, as XLA lays them out
   memory::desc plain_w, op_w, scratch;  // op_w: the kernel layout the primitive uses
   dnnl::reorder to_op, to_plain;        // plain_w -> op_w (kernel in), op_w -> plain_w (out)
 };
@@ -62,6 +63,8 @@ const Primitive& Get(const Key& key) {
   dnnl::convolution_forward::primitive_desc fwd(Engine(), dnnl::prop_kind::forward_training, direct,
                                                 x_md, w_any, y_md, strides, lo, hi, attr);
   auto p = std::make_unique<Primitive>();
+  p->x = x_md;
+  p->y = y_md;
   p->plain_w = w_plain;
   if (key[0] == kFwd) {
     p->op = dnnl::convolution_forward(fwd);
@@ -114,11 +117,7 @@ ffi::Error Run(Pass pass, ffi::Span<const int64_t> x_dims, float* x,
   try {
     const Primitive& p = Get(MakeKey(pass, x_dims, w_dims, y_dims, strides, pads));
     dnnl::stream stream(Engine());
-    auto f32 = memory::data_type::f32;
-    memory x_mem(memory::desc({x_dims[0], x_dims[3], x_dims[1], x_dims[2]}, f32, Tag::nhwc),
-                 Engine(), x);
-    memory y_mem(memory::desc({y_dims[0], y_dims[3], y_dims[1], y_dims[2]}, f32, Tag::nhwc),
-                 Engine(), y);
+    memory x_mem(p.x, Engine(), x), y_mem(p.y, Engine(), y);
     memory w_plain(p.plain_w, Engine(), w);
     std::unique_ptr<uint8_t[]> w_buf, scratch_buf(new uint8_t[p.scratch.get_size() + 1]);
     memory w_op = w_plain;
