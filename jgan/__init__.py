@@ -1,16 +1,26 @@
 """jgan: generative adversarial networks in JAX/Flax.
 
-The public API: `create_state`, `make_train_step`, `sample`, `GANState`, `compiler_options` and
-`donate_argnums` (what to jit the step with), `host.keep_freed_memory` (the malloc setting for
-CPU runs), `onednn` (oneDNN's convolutions on CPU, which jgan's layers take where its extension
-is built), and the registries `jgan.models.get` and `jgan.losses.get`.
+The game: `create_state`, `GANState`, `make_train_step`, `sample`, `jit_step` (jit for this
+backend), the registries `jgan.models`, `jgan.losses`, `jgan.metrics`, and the layers in `jgan.nn`.
+The run harness (loop, engines, checkpoints, the `jgan` command) is `jgan.run`; `jgan.checkpoint`
+is kept as the name of `jgan.run.checkpoint`. CPU-specific code (`jgan.cpu`) loads only on CPU.
 """
-from jgan import host, losses, models, onednn, parallel
-from jgan.compiler import compiler_options, donate_argnums
-from jgan.sample import sample
+import importlib
+
+from jgan import losses, metrics, models, nn, parallel
+from jgan.backend import compiler_options, donate_argnums, jit_step
+from jgan.sampling import sample
 from jgan.state import GANState, TrainState, create_state
 from jgan.step import make_train_step
 
 __version__ = "0.1.0"
-__all__ = ["GANState", "TrainState", "compiler_options", "create_state", "donate_argnums", "host",
-           "losses", "make_train_step", "models", "onednn", "parallel", "sample"]
+__all__ = ["GANState", "TrainState", "compiler_options", "create_state", "donate_argnums",
+           "jit_step", "losses", "make_train_step", "metrics", "models", "nn", "parallel", "sample"]
+
+_ALIASES = {"checkpoint": "jgan.run.checkpoint"}  # Names of the first release, kept.
+
+
+def __getattr__(name: str):
+    if name in _ALIASES:
+        return importlib.import_module(_ALIASES[name])
+    raise AttributeError(f"module 'jgan' has no attribute {name!r}")

@@ -9,7 +9,7 @@ import optax
 from flax import struct
 from flax.training import train_state
 
-from jgan.compiler import compiler_options
+from jgan.backend import compiler_options
 
 
 class TrainState(train_state.TrainState):
@@ -21,8 +21,9 @@ class GANState(struct.PyTreeNode):
     """Everything one training step reads and writes.
 
     `g` and `d` are the players' TrainStates (their `apply_fn` is the module's `apply`);
-    `g_ema_params` / `g_ema_batch_stats` are the exponential moving average of G used for
-    sampling; `rng` is the run's base key (raw uint32 key data, so the state is plain arrays for
+    `g_ema_params` is the exponential moving average of G's parameters, used for sampling;
+    `g_ema_batch_stats` is a copy of G's own `batch_stats` at the last step (BatchNorm's running
+    statistics, themselves averages; not averaged again); `rng` is the run's base key (raw uint32 key data, so the state is plain arrays for
     checkpoints and sharding), from which every step derives its own with `fold_in`.
     """
     step: jax.Array
@@ -53,8 +54,7 @@ def create_state(rng: jax.Array, G: nn.Module, D: nn.Module, g_tx: optax.Gradien
         rng = jax.random.wrap_key_data(rng)
     init = functools.partial(_init, G=G, D=D, g_tx=g_tx, d_tx=d_tx, z_dim=int(z_dim),
                              image_shape=image_shape, num_classes=num_classes)
-    # One compiled program: run op by op, every initializer compiled on its own and creating the
-    # state took 8.6 s (seed DCGAN) to 15 s (dcgan 32 px) on CPU.
+    # One compiled program: op by op, every initializer would compile on its own, for seconds.
     return jax.jit(init, compiler_options=compiler_options())(rng)
 
 

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import optax
 from jax import lax
 
-from jgan import losses as losses_lib
+from jgan import losses as losses_lib, regularizers
 from jgan.state import GANState, variables
 
 # Stream ids for `fold_in`: each random draw of a step has its own.
@@ -225,22 +225,15 @@ def _d_loss(cfg: StepConfig, d, real, fake, labels, key, params, *, with_r1):
     if cfg.gp_weight:
         eps_shape = (real.shape[0],) + (1,) * (real.ndim - 1)
         eps = _global_draw(cfg, jax.random.uniform, jax.random.fold_in(key, _GP_EPS), eps_shape)
-        x_hat = eps * real + (1.0 - eps) * fake
-        grad_norm = _input_grad_norm(lambda x: apply(x, batch_stats, _D_DROPOUT_FAKE)[0], x_hat)
-        metrics["gp"] = jnp.mean((grad_norm - 1.0) ** 2)
+        metrics["gp"] = regularizers.gradient_penalty(
+            lambda x: apply(x, batch_stats, _D_DROPOUT_FAKE)[0], real, fake, eps)
         total += cfg.gp_weight * metrics["gp"]
     if cfg.r1_weight:
-        metrics["r1"] = (jnp.mean(_input_grad_norm(lambda x: apply(x, d.batch_stats,
-                                                                   _D_DROPOUT_REAL)[0], real) ** 2)
+        metrics["r1"] = (regularizers.r1_penalty(
+            lambda x: apply(x, d.batch_stats, _D_DROPOUT_REAL)[0], real)
                          if with_r1 else jnp.zeros(()))
         total += 0.5 * cfg.r1_weight * cfg.r1_every * metrics["r1"]
     return total, (batch_stats, metrics)
-
-
-def _input_grad_norm(logits_fn, x):
-    """‖∂D(x_i)/∂x_i‖₂ per example (examples are independent, so grad of the sum suffices)."""
-    grads = jax.grad(lambda x: logits_fn(x).sum())(x)
-    return jnp.sqrt(jnp.sum(grads.reshape(x.shape[0], -1) ** 2, axis=-1))
 
 
 def _g_update(cfg: StepConfig, g, d, forward: GForward):

@@ -5,16 +5,14 @@ os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
                            " --xla_force_host_platform_device_count=4").strip()
 
 import pathlib  # noqa: E402
-import sys  # noqa: E402
 
 import pytest  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # For experiments.configs.*
 
 
 @pytest.fixture
 def ring_config():
     """The seconds-long ring2d variant; tests override what they need."""
-    from experiments.configs import ring2d
+    from jgan.run.configs import ring2d
     return ring2d.get_config("tiny")

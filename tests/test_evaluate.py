@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from experiments.configs import default
-from jgan import evaluate, train
+from jgan.run.configs import default
+from jgan.metrics import evaluate
+from jgan.run import loop
 from jgan.metrics import classifier, weights
 
 
@@ -93,11 +94,11 @@ def test_bad_images_are_refused(cache):
 
 def test_loop_logs_fmnist_metrics_and_refuses_missing_weights_up_front(cache, tmp_path, monkeypatch):
     config = _config(cache / "real")
-    train.train_and_evaluate(config, tmp_path / "run")
+    loop.train_and_evaluate(config, tmp_path / "run")
     rows = [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     evals = [r for r in rows if "eval/fid_fmnist" in r]
     assert [r["step"] for r in evals] == [2] and evals[0]["eval/fid_fmnist"] > 0
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty"))
     with pytest.raises(FileNotFoundError, match="python -m jgan.metrics.classifier"):
-        train.train_and_evaluate(config, tmp_path / "run2")
+        loop.train_and_evaluate(config, tmp_path / "run2")
     assert not (tmp_path / "run2" / "checkpoints").exists()  # Failed before any training.

@@ -76,7 +76,7 @@ def test_mode_stats_count_exactly():
 
 
 def test_unknown_metric_lists_valid_names():
-    with pytest.raises(ValueError, match=r"unknown metric 'fidd'; expected one of \['dc', 'fid'"):
+    with pytest.raises(ValueError, match=r"unknown metric 'fidd'; expected one of \['dc', 'dc_fmnist', 'fid'"):
         metrics.get("fidd")
 
 
@@ -93,15 +93,15 @@ def test_evaluate_cli_reports_modes_of_a_checkpoint(ring_config, tmp_path):
     import subprocess
     import sys
 
-    from jgan import train
+    from jgan.run import loop
     from conftest import REPO
-    train.train_and_evaluate(ring_config, tmp_path)
-    result = subprocess.run([sys.executable, "-m", "jgan.evaluate", "--workdir", str(tmp_path),
+    loop.train_and_evaluate(ring_config, tmp_path)
+    result = subprocess.run([sys.executable, "-m", "jgan", "evaluate", "--workdir", str(tmp_path),
                              "--metrics", "modes", "--num", "500"], cwd=REPO, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     stats = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(stats) == {"modes", "high_quality", "reverse_kl"} and 0 <= stats["modes"] <= 8
-    result = subprocess.run([sys.executable, "-m", "jgan.evaluate", "--workdir", str(tmp_path),
+    result = subprocess.run([sys.executable, "-m", "jgan", "evaluate", "--workdir", str(tmp_path),
                              "--metrics", "fid"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0 and "do not apply to 2-D data" in result.stderr

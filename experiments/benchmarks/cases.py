@@ -25,7 +25,7 @@ def select(only=None, names=tuple(CASES)) -> list[tuple[str, int]]:
 
 def make_state(name: str, conv_impl: str = "auto"):
     """Case `name`'s training state, with Adam(2e-4, 0.5) for both players; `conv_impl` is the
-    convolution models' (jgan.layers: "auto", "onednn", "fast", "reference")."""
+    convolution models' (jgan.nn: "auto", "lax", "xla_cpu", "onednn")."""
     model, kwargs, z_dim, shape, _, _ = _case(name)
     if model in ("seed_dcgan", "dcgan"):
         kwargs = {**kwargs, "conv_impl": conv_impl}

@@ -1,33 +1,30 @@
 """Checkpoint save and restore times for a config's full state (default: the seed DCGAN).
 
-    python experiments/benchmarks/checkpoint_time.py [--config experiments/configs/seed_dcgan_fashion_mnist.py]
+    python experiments/benchmarks/checkpoint_time.py [--config jgan/run/configs/seed_dcgan_fashion_mnist.py]
 
 Prints the blocking part of an asynchronous save (what the training loop waits for), the time
 until the save is committed, a full restore (`Checkpointer.restore_latest`) and a generator-only
 restore (`load_generator`), medians of --repeats runs.
 """
 import argparse
-import pathlib
 import runpy
 import statistics
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
 
 import jax  # noqa: E402
 
-from jgan import checkpoint, train  # noqa: E402
+from jgan.run import checkpoint, loop  # noqa: E402
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="experiments/configs/seed_dcgan_fashion_mnist.py")
+    parser.add_argument("--config", default="jgan/run/configs/seed_dcgan_fashion_mnist.py")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     config = runpy.run_path(args.config)["get_config"]()
-    state = train.create_state_from_config(config)
+    state = loop.create_state_from_config(config)
     size_mb = sum(x.nbytes for x in jax.tree.leaves(state)) / 2**20
     rows = {"save (blocking part)": [], "save (until committed)": [], "restore (full state)": [],
             "restore (generator only)": []}

@@ -13,14 +13,13 @@ import sys
 
 _CHILD = r"""
 import sys, time, statistics, pathlib
-sys.path.insert(0, {repo!r})
 import jax, numpy as np
-from experiments.configs import seed_dcgan_fashion_mnist as c
-from jgan import parallel, train
+from jgan.run.configs import seed_dcgan_fashion_mnist as c
+from jgan.run import engine as engine_lib, loop
 config = c.get_config(); config.batch_size = {batch}; config.parallel.mode = {mode!r}
-engine = parallel.Engine(config.parallel.mode, config.batch_size)
-step = engine.compile(train.make_step_fn(config, engine.axis_name))
-state = engine.put_state(train.create_state_from_config(config, engine.axis_name))
+engine = engine_lib.Engine(config.parallel.mode, config.batch_size)
+step = engine.compile(loop.make_step_fn(config, engine.axis_name))
+state = engine.put_state(loop.create_state_from_config(config, engine.axis_name))
 batch = {{"image": np.random.default_rng(0).uniform(-1, 1, ({batch}, 28, 28, 1)).astype(np.float32)}}
 for _ in range(3):
     state, m = step(state, engine.put_batch(batch)); jax.block_until_ready(m)
@@ -34,8 +33,7 @@ print(statistics.median(times) * 1e3)
 
 def run(devices, mode, batch, steps):
     env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    code = _CHILD.format(repo=repo, batch=batch, mode=mode, steps=steps)
+    code = _CHILD.format(batch=batch, mode=mode, steps=steps)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True)
     return float(out.stdout.strip().splitlines()[-1])

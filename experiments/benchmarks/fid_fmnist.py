@@ -6,19 +6,18 @@
 Every row is scored against the first `--num` train images (the cached reference statistics the
 training loop uses). `test split` should be near 0 (same distribution, other images); `uniform
 noise` is the scale of a failed G; each `--workdir` gives two rows, the latest checkpoint's G-EMA
-and raw G on `--num` samples, exactly as `python -m jgan.evaluate [--no-ema]` scores them.
+and raw G on `--num` samples, exactly as `jgan evaluate [--no-ema]` scores them.
 """
 import argparse
-import pathlib
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))  # For experiments.configs.*
 
-from experiments.configs import default  # noqa: E402
-from jgan import checkpoint, data, evaluate  # noqa: E402
+from jgan.run.configs import default  # noqa: E402
+from jgan import data  # noqa: E402
+from jgan.metrics import evaluate  # noqa: E402
+from jgan.run import checkpoint  # noqa: E402
 
 _METRICS = ["fid_fmnist", "kid_fmnist"]
 

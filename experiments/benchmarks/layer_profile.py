@@ -3,7 +3,7 @@
     pip install torch==2.13.0   # benchmark-only
     python experiments/benchmarks/layer_profile.py [--only seed_dcgan:256] [--repeats 5]
 
-The layers are read from the models themselves (every `jgan.layers.Conv` / `ConvTranspose`
+The layers are read from the models themselves (every `jgan.nn.Conv` / `ConvTranspose`
 call, intercepted while G and D run on one batch). For each, jgan's forward, input gradient and
 kernel gradient are timed separately (each its own jitted program, with `jgan.compiler_options()`),
 beside PyTorch's forward and forward + backward of the same layer (padding rounded to PyTorch's
@@ -22,7 +22,9 @@ from jax import lax
 
 import jgan
 from cases import make_batch, make_state, select
-from jgan import layers
+from jgan import nn as layers
+from jgan.cpu import onednn
+from jgan.nn import convolution
 
 
 def model_layers(name: str, batch: int) -> list[tuple]:
@@ -56,7 +58,7 @@ def _pads(module, x_shape, kernel):
     if not isinstance(module.padding, str):
         return tuple(tuple(p) for p in module.padding)
     if isinstance(module, layers.ConvTranspose):
-        return tuple(layers._conv_transpose_padding(k, s, module.padding)
+        return tuple(convolution.conv_transpose_padding(k, s, module.padding)
                      for k, s in zip(kernel[:2], module.strides))
     return tuple(lax.padtype_to_pads(x_shape[1:3], kernel[:2], module.strides, module.padding))
 
@@ -73,7 +75,7 @@ def jgan_ms(op, x_shape, kernel_shape, strides, pads, repeats, impl):
     times, flops = [], 0.0
     for p in passes:
         compiled = jax.jit(p, compiler_options=jgan.compiler_options()).lower(x, w, g).compile()
-        flops += jgan.onednn.program_flops(compiled)
+        flops += onednn.program_flops(compiled)
         times.append(_median_ms(lambda: compiled(x, w, g).block_until_ready(), repeats))
     return times, flops
 
@@ -111,12 +113,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="one case, e.g. seed_dcgan:256")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--impl", choices=["auto", "onednn", "fast"], default="auto",
-                        help="jgan's path (jgan.layers): auto = oneDNN where built")
+    parser.add_argument("--impl", choices=["auto", "onednn", "xla_cpu"], default="auto",
+                        help="jgan's path (jgan.nn): auto = oneDNN where installed")
     args = parser.parse_args()
     cases = select(args.only, names=("seed_dcgan", "dcgan32"))  # mlp2d has no convolutions.
     print(f"jax {jax.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads); "
-          f"jgan impl {args.impl} (oneDNN extension built: {jgan.onednn.available()})")
+          f"jgan impl {args.impl} (oneDNN extension built: {onednn.available()})")
     for name, batch in cases:
         print(f"\n{name} batch {batch}\n| layer | jgan fwd / d input / d kernel ms | jgan GFLOP/s "
               "| torch fwd / fwd+bwd ms | torch fwd+bwd / jgan all |\n| --- | --- | --- | --- | --- |")

@@ -9,17 +9,17 @@ alternates them (A/B) in rounds of `--steps` steps; the table gives median ms/st
 the ratio torch_ms / jgan_ms (> 1: jgan is faster) and the range of that ratio over the rounds
 (each round's pair: how far the machine's noise moves it), the time `jgan.create_state` takes,
 jgan's compile time (lowering included), the FLOPs per step (XLA's cost analysis, plus the
-oneDNN convolution calls counted by the same rule: `jgan.onednn.program_flops`) and the GFLOP/s
+oneDNN convolution calls counted by the same rule: `jgan.cpu.onednn.program_flops`) and the GFLOP/s
 that achieves, beside a 4096² float32 matrix product through XLA and PyTorch (the ceiling), and
 each child's peak memory (resident-set high-water mark).
 
-Both frameworks run under the malloc setting `jgan.cli` uses on CPU (`jgan.host.keep_freed_memory`:
+Both frameworks run under the malloc setting jgan's harness uses on CPU (`jgan.cpu.host.keep_freed_memory`:
 glibc reuses freed memory instead of mapping it afresh); `--malloc default` leaves glibc as it is.
-jgan runs its steps on the calling thread, as `jgan.cli` does (`jax_cpu_enable_async_dispatch`
-off: the scratch then comes from glibc's main heap, which keeps any size; see `jgan.host`);
-`--dispatch async` keeps JAX's default. The step is jitted as `jgan.parallel.Engine` jits it
+jgan runs its steps on the calling thread, as `jgan train` does (`jax_cpu_enable_async_dispatch`
+off: the scratch then comes from glibc's main heap, which keeps any size; see `jgan.cpu.host`);
+`--dispatch async` keeps JAX's default. The step is jitted as `jgan.jit_step` jits it
 (`jgan.compiler_options()`, `jgan.donate_argnums()`: no donation on CPU). Its convolutions take
-the models' default path (`--impl auto`: oneDNN where jgan's extension is built); `--impl fast`
+the models' default path (`--impl auto`: oneDNN where jgan-onednn is installed); `--impl xla_cpu`
 times jgan's XLA formulations instead.
 """
 import argparse
@@ -33,6 +33,7 @@ import jax
 import torch
 
 import jgan
+from jgan.cpu import host, onednn
 from cases import CASES, make_batch, make_state, select
 from torch_reference import MODELS, make_step
 
@@ -47,7 +48,7 @@ def jgan_runner(name, batch, conv_impl="auto"):
                    compiler_options=jgan.compiler_options())
     compiled = step.lower(state, images).compile()
     compile_s = time.perf_counter() - t0
-    flops = jgan.onednn.program_flops(compiled)
+    flops = onednn.program_flops(compiled)
     box = [state]
 
     def run(steps):
@@ -76,8 +77,8 @@ def matmul_gflops():
 
 
 def _conv_path(impl: str) -> str:
-    onednn = impl == "onednn" or (impl == "auto" and jgan.onednn.available())
-    return "oneDNN (jgan.onednn)" if onednn else "XLA formulations (jgan.layers)"
+    dnn = impl == "onednn" or (impl == "auto" and onednn.available())
+    return "oneDNN (jgan.cpu.onednn)" if dnn else "XLA formulations (jgan.cpu.conv)"
 
 
 def _timed(fn):
@@ -91,7 +92,7 @@ class Worker:
 
     jgan's oneDNN calls and PyTorch share one OpenMP runtime when they share a process (PyTorch
     ships libgomp.so.1 and the dynamic linker hands it to oneDNN too). After XLA's threads had
-    called oneDNN, PyTorch's steps slowed by up to 1.3× (`mlp2d`: 62 against 48 ms), likely
+    called oneDNN, PyTorch's steps slowed (docs/cpu_performance.md), likely
     because the runtime then manages more threads than there are CPUs and stops spinning between
     parallel regions. Each framework therefore runs in its own process; the parent alternates
     them round by round, so both see the same machine.
@@ -149,15 +150,15 @@ def main():
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--only", help="one case, e.g. seed_dcgan:64")
     parser.add_argument("--malloc", choices=["keep", "default"], default="keep",
-                        help="keep: jgan.host.keep_freed_memory() for both frameworks")
+                        help="keep: jgan.cpu.host.keep_freed_memory() for both frameworks")
     parser.add_argument("--dispatch", choices=["sync", "async"], default="sync",
-                        help="sync: jgan's steps run on the calling thread, as in jgan.cli")
-    parser.add_argument("--impl", choices=["auto", "onednn", "fast"], default="auto",
-                        help="the convolution models' conv_impl (jgan.layers)")
+                        help="sync: jgan's steps run on the calling thread, as in jgan train")
+    parser.add_argument("--impl", choices=["auto", "onednn", "xla_cpu"], default="auto",
+                        help="the convolution models' conv_impl (jgan.nn)")
     parser.add_argument("--worker", choices=["jgan", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     jax.config.update("jax_cpu_enable_async_dispatch", args.dispatch == "async")  # Before any use.
-    if args.malloc == "keep" and not jgan.host.keep_freed_memory():
+    if args.malloc == "keep" and not host.keep_freed_memory():
         sys.exit("--malloc keep needs glibc; use --malloc default")
     cases = select(args.only)
     if args.worker:

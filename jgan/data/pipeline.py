@@ -13,9 +13,10 @@ import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from jgan.data import folder, toy2d
+from jgan.data import celeb_a, folder, prepare, tfds_write, toy2d
 
 TOY_2D = ("grid", "ring")
+CROPS = {"celeb_a": celeb_a.CROP}  # Central square taken before resizing, as the papers do.
 
 
 def make_iterator(cfg, *, batch_size: int, image_shape, seed: int, process_index: int = 0,
@@ -36,7 +37,7 @@ def make_iterator(cfg, *, batch_size: int, image_shape, seed: int, process_index
                          f"process(es) × batch {batch_size}")
     ds = grain.MapDataset.source(source)[process_index::process_count]
     ds = (ds.shuffle(seed=seed).repeat(None)
-          .map(functools.partial(preprocess, image_shape=tuple(image_shape)))
+          .map(functools.partial(preprocess, image_shape=tuple(image_shape), crop=CROPS.get(name)))
           .batch(batch_size, drop_remainder=True).to_iter_dataset())
     if cfg.get("num_workers", 0):
         ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=cfg["num_workers"]))
@@ -44,35 +45,45 @@ def make_iterator(cfg, *, batch_size: int, image_shape, seed: int, process_index
 
 
 def load_split(name: str, split: str, image_shape, data_dir: Optional[str] = None,
-               num: Optional[int] = None) -> dict:
-    """The first `num` examples (default: all) of a prepared TFDS split, preprocessed, in memory:
-    {"image": float32 [N, *image_shape] in [-1, 1], "label": int32 [N]} (labels if it has them)."""
+               num: Optional[int] = None, start: int = 0) -> dict:
+    """`num` examples (default: all) of a prepared TFDS split from index `start`, preprocessed, in
+    memory: {"image": float32 [N, *image_shape] in [-1, 1], "label": int32 [N]} (labels if any)."""
     source = tfds_source(name, split, data_dir)
-    n = len(source) if num is None else min(num, len(source))
-    examples = [preprocess(e, image_shape=tuple(image_shape))
-                for e in source.__getitems__(list(range(n)))]
+    stop = len(source) if num is None else min(start + num, len(source))
+    examples = [preprocess(e, image_shape=tuple(image_shape), crop=CROPS.get(name))
+                for e in source.__getitems__(list(range(start, stop)))]
     return {k: np.stack([e[k] for e in examples]) for k in examples[0]} if examples else {}
 
 
 def tfds_source(name: str, split: str, data_dir: Optional[str]):
-    """A prepared TFDS dataset's random-access source (ArrayRecord); never downloads."""
+    """A prepared TFDS dataset's random-access source (ArrayRecord); never downloads. A dataset
+    `jgan prepare` builds is read only if complete (a killed prepare leaves nothing readable)."""
+    if name in prepare.DATASETS:
+        problem = tfds_write.problem(name, data_dir)
+        if problem:
+            raise ValueError(f"dataset {name!r} in {data_dir or tfds.core.constants.DATA_DIR}: "
+                             f"{problem}; run `jgan prepare {name} --data_dir DIR` (again)")
     try:
         return tfds.data_source(name, split=split, data_dir=data_dir, download=False)
     except Exception as e:  # noqa: BLE001 — TFDS raises several types for "not there".
         root = data_dir or tfds.core.constants.DATA_DIR
         prepared = sorted(p.name for p in pathlib.Path(root).glob("*") if p.is_dir()
-                          and p.name != "downloads") if os.path.isdir(root) else []
+                          and p.name not in ("downloads", "jgan_stats")) if os.path.isdir(root) else []
         raise ValueError(f"dataset {name!r} split {split!r} is not available in {root} "
-                         f"({type(e).__name__}); expected one of {['folder', *TOY_2D]} or a "
-                         f"prepared TFDS dataset there: {prepared}") from None
+                         f"({type(e).__name__}); expected one of {['folder', *TOY_2D]}, a dataset "
+                         f"`jgan prepare` builds {list(prepare.DATASETS)}, or a prepared TFDS "
+                         f"dataset there: {prepared}") from None
 
 
-def preprocess(example: dict, *, image_shape: tuple) -> dict:
-    """uint8 image -> float32 in [-1, 1] of `image_shape` (channels converted, centre-cropped and
-    resized if needed); `label` -> int32."""
+def preprocess(example: dict, *, image_shape: tuple, crop: Optional[int] = None) -> dict:
+    """uint8 image -> float32 in [-1, 1] of `image_shape` (the central `crop`×`crop` square first
+    if given; channels converted, centre-cropped and resized if needed); `label` -> int32."""
     image = np.asarray(example["image"])
     if image.ndim == 2:
         image = image[..., None]
+    if crop is not None:
+        top, left = (image.shape[0] - crop) // 2, (image.shape[1] - crop) // 2
+        image = image[top:top + crop, left:left + crop]
     height, width, channels = image_shape
     if image.shape[:2] != (height, width):
         image = _crop_resize(image, height, width)

@@ -14,7 +14,6 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
-from jgan.metrics import register
 
 
 def feature_stats(features_NxD) -> tuple[np.ndarray, np.ndarray]:
@@ -44,7 +43,6 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
 
 
-@register("fid")
 def fid(fake, real) -> dict:
     return {"fid": frechet_distance(*feature_stats(fake), *feature_stats(real))}
 
@@ -59,7 +57,6 @@ def _mmd2_unbiased(x_MxD, y_MxD):
     return off_diagonal(k_xx) + off_diagonal(k_yy) - 2.0 * k_xy.mean()
 
 
-@register("kid")
 def kid(fake, real, num_subsets: int = 100, subset_size: int = 1000, seed: int = 0) -> dict:
     """Kernel Inception Distance: mean and std of unbiased MMD² over random subsets."""
     fake, real = np.asarray(fake, np.float32), np.asarray(real, np.float32)
@@ -85,7 +82,6 @@ def inception_score(logits_NxK, splits: int = 10) -> dict:
     return {"is_mean": float(np.mean(scores)), "is_std": float(np.std(scores))}
 
 
-@register("is")
 def inception_score_metric(fake_logits, real=None, splits: int = 10) -> dict:
     """The registry's form of `inception_score`: only the generated images' logits matter."""
     return inception_score(fake_logits, splits)
@@ -108,7 +104,6 @@ def _kth_neighbour_sq(x_NxD, k: int):
     return jnp.sort(d2, axis=1)[:, k]  # Column 0 is the point itself (distance 0).
 
 
-@register("pr")
 def precision_recall(fake, real, k: int = 3) -> dict:
     """Improved precision and recall (Kynkäänniemi et al. 2019): squared distances, inside if ≤."""
     fake, real = jnp.asarray(fake, jnp.float32), jnp.asarray(real, jnp.float32)
@@ -119,7 +114,6 @@ def precision_recall(fake, real, k: int = 3) -> dict:
     return {"precision": float(precision), "recall": float(recall)}
 
 
-@register("dc")
 def density_coverage(fake, real, k: int = 5) -> dict:
     """Density and coverage (Naeem et al. 2020), with their precision and recall: Euclidean, <."""
     fake, real = jnp.asarray(fake, jnp.float32), jnp.asarray(real, jnp.float32)

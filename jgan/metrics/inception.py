@@ -20,7 +20,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.experimental import multihost_utils
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from jgan import backend
 from jgan.metrics import weights
 
 INPUT_SIZE = 299
@@ -307,18 +310,32 @@ def weights_hash(path=None) -> str:
 # ---------------------------------------------------------------------------------------------
 # Features.
 
-def features_fn(params=None, batch_size: int = 50, precision=lax.Precision.HIGHEST):
+def features_fn(params=None, batch_size: int = 50, precision=lax.Precision.HIGHEST,
+                devices=None):
     """A function images [N, H, W, 1|3] in [-1, 1] -> (pool [N, 2048], logits [N, 1008]).
 
-    `logits` are the unbiased ones the Inception Score uses. Images go through one compiled
-    function in batches of `batch_size` (the last one zero-padded, the padding dropped), so any
-    N costs one compilation per image shape. Outputs are float32 numpy arrays. `params` are
+    `logits` are the unbiased ones the Inception Score uses. The forward pass is one `jax.jit`
+    over a 1-D mesh of `devices` (default: all): each step takes `batch_size` images per device,
+    sharded along the batch (`NamedSharding`), with the weights replicated; the last step is
+    zero-padded and the padding dropped, so any N costs one compilation per image shape.
+
+    In a job of several processes each passes its own share of the images — the same number on
+    every process — and gets back everyone's features, in process order: the outputs stay on the
+    devices until the end and are gathered once. Outputs are float32 numpy arrays. `params` are
     the variables from `load_params` (by default, loaded from `default_weights_path()`).
     """
     variables = params if params is not None else load_params()
+    devices = sorted(devices or jax.devices(), key=lambda d: (d.process_index, d.id))
+    mesh = Mesh(np.array(devices), ("data",))
+    by_row, replicated = NamedSharding(mesh, P("data")), NamedSharding(mesh, P())
+    variables = jax.tree.map(lambda x: _replicate(np.asarray(x), replicated), variables)
     model = InceptionV3(precision)
+    local_batch = batch_size * sum(d.process_index == jax.process_index() for d in devices)
 
-    @jax.jit
+    # On CPU, jgan's XLA:CPU options (jgan.cpu.options) as for the training step: they about
+    # double this network's speed there (docs/results.md); elsewhere none.
+    @functools.partial(jax.jit, out_shardings=(by_row, by_row),
+                       compiler_options=backend.compiler_options(devices[0].platform))
     def forward(variables, batch):
         out = model.apply(variables, to_network_input(batch))
         return out["pool"], out["logits_unbiased"]
@@ -329,14 +346,30 @@ def features_fn(params=None, batch_size: int = 50, precision=lax.Precision.HIGHE
         check_images(images)
         n = images.shape[0]
         outputs = []
-        for start in range(0, n, batch_size):
-            batch = images[start:start + batch_size]
-            if batch.shape[0] < batch_size:  # Zeros are a valid image; their rows are dropped.
-                batch = jnp.pad(batch, ((0, batch_size - batch.shape[0]), (0, 0), (0, 0), (0, 0)))
-            outputs.append(forward(variables, batch))  # Asynchronous: batches queue up.
-        pool = np.concatenate([np.asarray(p) for p, _ in outputs] or [np.zeros((0, 2048))])
-        logits = np.concatenate([np.asarray(l) for _, l in outputs]
-                                or [np.zeros((0, NUM_CLASSES))])
-        return pool[:n].astype(np.float32), logits[:n].astype(np.float32)
+        for start in range(0, n, local_batch):
+            chunk = np.asarray(images[start:start + local_batch], np.float32)
+            chunk = np.pad(chunk, ((0, local_batch - len(chunk)),) + ((0, 0),) * 3)
+            batch = jax.make_array_from_process_local_data(by_row, chunk)
+            outputs.append(forward(variables, batch))  # Asynchronous: steps queue up.
+        pool = _gather([p for p, _ in outputs], n, local_batch, 2048)
+        logits = _gather([l for _, l in outputs], n, local_batch, NUM_CLASSES)
+        return pool, logits
 
     return run
+
+
+def _replicate(x: np.ndarray, sharding):
+    return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+
+
+def _gather(outputs, n: int, local_batch: int, width: int) -> np.ndarray:
+    """Per-step global outputs [P · local_batch, D] -> [P · n, D]: every process's `n` rows in
+    process order, fetched from the devices in one transfer (one all-gather across processes)."""
+    if not outputs:
+        return np.zeros((0, width), np.float32)
+    stacked = jnp.stack(outputs)  # [steps, P · local_batch, D], still sharded.
+    if jax.process_count() > 1:
+        stacked = multihost_utils.process_allgather(stacked, tiled=True)
+    rows = np.asarray(stacked, np.float32)
+    rows = rows.reshape(len(outputs), -1, local_batch, width)  # [steps, P, local_batch, D]
+    return rows.transpose(1, 0, 2, 3).reshape(rows.shape[1], -1, width)[:, :n].reshape(-1, width)

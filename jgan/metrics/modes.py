@@ -1,7 +1,6 @@
 """Mode-collapse metrics for 2-D mixtures (the PacGAN protocol)."""
 import numpy as np
 
-from jgan.metrics import register
 
 
 def mode_stats(samples_Nx2, centres_Kx2, std: float) -> dict:
@@ -25,6 +24,5 @@ def mode_stats(samples_Nx2, centres_Kx2, std: float) -> dict:
             "reverse_kl": reverse_kl}
 
 
-@register("modes")
 def modes(fake, real=None, *, centres, std) -> dict:
     return mode_stats(fake, centres, std)

@@ -8,29 +8,23 @@ Models with BatchNorm take `axis_name`: set it to the `jax.pmap` axis so batch s
 computed over the global batch (cross-device BatchNorm). Under `jax.jit` with sharded arrays the
 batch is already global and `axis_name` stays None.
 """
-from typing import Callable
+import inspect
 
 import flax.linen as nn
 import jax.numpy as jnp
 
-_MODELS: dict[str, Callable[..., tuple[nn.Module, nn.Module]]] = {}
+from jgan.registry import Registry
 
-
-def register(name: str):
-    """Decorator: registers a factory `fn(**kwargs) -> (G, D)` under `name`."""
-    def wrap(fn):
-        _MODELS[name] = fn
-        return fn
-    return wrap
+MODELS = Registry("model")  # name -> factory `fn(**kwargs) -> (G, D)`.
+register = MODELS.register
 
 
 def get(name: str, pack: int = 1, **kwargs) -> tuple[nn.Module, nn.Module]:
     """Returns the (G, D) pair registered as `name`, built with `kwargs`; D packed if `pack` > 1."""
-    if name not in _MODELS:
-        raise ValueError(f"unknown model {name!r}; expected one of {names()}")
+    factory = MODELS.get(name)
     if not isinstance(pack, int) or pack < 1:
         raise ValueError(f"pack={pack!r}; expected a positive integer (samples per D input)")
-    G, D = _MODELS[name](**kwargs)
+    G, D = _build(name, factory, kwargs)
     return G, (D if pack == 1 else Packed(D, pack))
 
 
@@ -56,7 +50,18 @@ class Packed(nn.Module):
 
 
 def names() -> list[str]:
-    return sorted(_MODELS)
+    return MODELS.names()
+
+
+def _build(name: str, factory, kwargs: dict):
+    """factory(**kwargs), with an unknown keyword named in one line."""
+
+    params = inspect.signature(factory).parameters
+    unknown = sorted(set(kwargs) - set(params))
+    if unknown and not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        raise ValueError(f"model {name!r} takes no argument {unknown[0]!r}; expected some of "
+                         f"{sorted(params)}")
+    return factory(**kwargs)
 
 
 # Imported for their registrations.

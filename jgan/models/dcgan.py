@@ -10,7 +10,9 @@ from typing import Optional
 import flax.linen as nn
 import jax.numpy as jnp
 
-from jgan import layers, models, norm
+from jgan import models
+from jgan.nn import BatchNorm, Conv, ConvTranspose
+from jgan.nn.convolution import resolve
 
 _init = nn.initializers.normal(0.02)  # The paper's N(0, 0.02) initialisation.
 
@@ -28,13 +30,13 @@ class Generator(nn.Module):
     width: int = 64
     num_classes: Optional[int] = None
     axis_name: Optional[str] = None
-    conv_impl: str = "auto"  # See jgan.layers and jgan.norm: the fast CPU path or the reference one.
+    conv_impl: str = "auto"  # The layers' `impl` (jgan.nn.convolution).
 
     @nn.compact
     def __call__(self, z_BxZ, labels=None, *, train: bool):
-        bn = functools.partial(norm.BatchNorm, use_running_average=not train,
+        bn = functools.partial(BatchNorm, use_running_average=not train,
                                axis_name=self.axis_name, impl=self.conv_impl)
-        conv_t = functools.partial(layers.ConvTranspose, kernel_size=(4, 4), strides=(2, 2),
+        conv_t = functools.partial(ConvTranspose, kernel_size=(4, 4), strides=(2, 2),
                                    padding="SAME", kernel_init=_init, impl=self.conv_impl)
         n = _num_scales(self.resolution)
         features = self.width * 2 ** (n - 1)
@@ -58,9 +60,9 @@ class Discriminator(nn.Module):
 
     @nn.compact
     def __call__(self, x_BxHxWxC, labels=None, *, train: bool):
-        bn = functools.partial(norm.BatchNorm, use_running_average=not train,
+        bn = functools.partial(BatchNorm, use_running_average=not train,
                                axis_name=self.axis_name, impl=self.conv_impl)
-        conv = functools.partial(layers.Conv, kernel_size=(4, 4), strides=(2, 2), padding="SAME",
+        conv = functools.partial(Conv, kernel_size=(4, 4), strides=(2, 2), padding="SAME",
                                  kernel_init=_init, impl=self.conv_impl)
         features = self.width
         x = nn.leaky_relu(conv(features)(x_BxHxWxC), 0.2)
@@ -79,6 +81,7 @@ def dcgan(resolution: int = 64, channels: int = 3, width: int = 64,
           num_classes: Optional[int] = None, axis_name: Optional[str] = None,
           conv_impl: str = "auto"):
     _num_scales(resolution)
+    resolve(conv_impl)  # An unknown impl fails here, not inside a trace.
     kw = dict(resolution=resolution, width=width, num_classes=num_classes, axis_name=axis_name,
               conv_impl=conv_impl)
     return Generator(channels=channels, **kw), Discriminator(**kw)

@@ -8,7 +8,8 @@ from typing import Optional
 
 import flax.linen as nn
 
-from jgan import models, norm
+from jgan import models
+from jgan.nn import BatchNorm
 
 
 class Generator(nn.Module):
@@ -19,7 +20,7 @@ class Generator(nn.Module):
 
     @nn.compact
     def __call__(self, z_BxZ, labels=None, *, train: bool):
-        bn = functools.partial(norm.BatchNorm, use_running_average=not train, momentum=0.9,
+        bn = functools.partial(BatchNorm, use_running_average=not train, momentum=0.9,
                                axis_name=self.axis_name)
         x = z_BxZ
         for _ in range(self.depth):

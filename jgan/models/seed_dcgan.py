@@ -9,7 +9,9 @@ from typing import Optional
 import flax.linen as nn
 import jax
 
-from jgan import layers, models, norm
+from jgan import models
+from jgan.nn import BatchNorm, Conv, ConvTranspose, Dropout
+from jgan.nn.convolution import resolve
 
 _glorot = nn.initializers.xavier_uniform()
 
@@ -21,13 +23,13 @@ def _leaky_relu(x):
 class Generator(nn.Module):
     """z [B, Z] -> images [B, 28, 28, 1] in [-1, 1]. No biases: each layer feeds a BatchNorm."""
     axis_name: Optional[str] = None
-    conv_impl: str = "auto"  # See jgan.layers and jgan.norm: the fast CPU path or the reference one.
+    conv_impl: str = "auto"  # The layers' `impl` (jgan.nn.convolution).
 
     @nn.compact
     def __call__(self, z_BxZ, labels=None, *, train: bool):
-        bn = functools.partial(norm.BatchNorm, use_running_average=not train, momentum=0.99,
+        bn = functools.partial(BatchNorm, use_running_average=not train, momentum=0.99,
                                epsilon=1e-3, axis_name=self.axis_name, impl=self.conv_impl)
-        conv_t = functools.partial(layers.ConvTranspose, kernel_size=(5, 5), padding="SAME",
+        conv_t = functools.partial(ConvTranspose, kernel_size=(5, 5), padding="SAME",
                                    use_bias=False, kernel_init=_glorot, impl=self.conv_impl)
         x = nn.Dense(7 * 7 * 256, use_bias=False, kernel_init=_glorot)(z_BxZ)
         x = _leaky_relu(bn()(x)).reshape(-1, 7, 7, 256)
@@ -42,14 +44,15 @@ class Discriminator(nn.Module):
 
     @nn.compact
     def __call__(self, x_BxHxWxC, labels=None, *, train: bool):
-        conv = functools.partial(layers.Conv, kernel_size=(5, 5), strides=(2, 2), padding="SAME",
+        conv = functools.partial(Conv, kernel_size=(5, 5), strides=(2, 2), padding="SAME",
                                  kernel_init=_glorot, impl=self.conv_impl)
-        x = layers.Dropout(0.3, deterministic=not train)(_leaky_relu(conv(64)(x_BxHxWxC)))
-        x = layers.Dropout(0.3, deterministic=not train)(_leaky_relu(conv(128)(x)))
+        x = Dropout(0.3, deterministic=not train)(_leaky_relu(conv(64)(x_BxHxWxC)))
+        x = Dropout(0.3, deterministic=not train)(_leaky_relu(conv(128)(x)))
         x = x.reshape(x.shape[0], -1)
         return nn.Dense(1, kernel_init=_glorot)(x)[:, 0]
 
 
 @models.register("seed_dcgan")
 def seed_dcgan(axis_name: Optional[str] = None, conv_impl: str = "auto"):
+    resolve(conv_impl)  # An unknown impl fails here, not inside a trace.
     return Generator(axis_name=axis_name, conv_impl=conv_impl), Discriminator(conv_impl=conv_impl)

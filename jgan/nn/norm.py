@@ -1,0 +1,73 @@
+"""`BatchNorm` with Flax's parameters, batch statistics and results (`flax.linen.BatchNorm` over
+the last axis with its defaults: statistics in at least float32, var = E[x²] − E[x]² clipped at 0,
+`lax.pmean` over `axis_name`, running averages updated outside initialisation), so checkpoints
+move between this layer, Flax's, and backends.
+
+`impl` as in `jgan.nn.convolution`: on CPU ("auto", "xla_cpu", "onednn") the training-mode statistics
+take `jgan.cpu.norm`'s formulation, whose batch sums XLA:CPU runs as matrix products; "lax" (and
+"auto" on GPU / TPU) the same formulas with `jnp.mean` and autodiff.
+"""
+from typing import Optional
+
+import flax.linen as nn
+import jax.numpy as jnp
+from jax import lax
+
+from jgan.nn import convolution
+
+
+class BatchNorm(nn.Module):
+    """`flax.linen.BatchNorm` over the last axis (see the module docstring for the CPU path)."""
+    use_running_average: Optional[bool] = None
+    momentum: float = 0.99
+    epsilon: float = 1e-5
+    axis_name: Optional[str] = None
+    impl: str = "auto"  # As in jgan.nn.convolution.
+
+    @nn.compact
+    def __call__(self, x, use_running_average: Optional[bool] = None):
+        use_running_average = nn.merge_param("use_running_average", self.use_running_average,
+                                             use_running_average)
+        features = (x.shape[-1],)
+        ra_mean = self.variable("batch_stats", "mean", jnp.zeros, features, jnp.float32)
+        ra_var = self.variable("batch_stats", "var", jnp.ones, features, jnp.float32)
+        scale = self.param("scale", nn.initializers.ones, features, jnp.float32)
+        bias = self.param("bias", nn.initializers.zeros, features, jnp.float32)
+        if use_running_average:
+            return normalize(x, ra_mean.value, ra_var.value, scale, bias, self.epsilon)
+        train = _reference_train if convolution.resolve(self.impl) == "lax" else _cpu_train
+        x_NxC = x.reshape(-1, x.shape[-1])
+        y_NxC, (mean, var) = train(x_NxC, scale, bias, self.epsilon, self.axis_name)
+        if not self.is_initializing():
+            ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
+            ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var
+        return y_NxC.reshape(x.shape)
+
+
+def normalize(x, mean, var, scale, bias, epsilon):
+    return ((x - mean) * (lax.rsqrt(var + epsilon) * scale) + bias).astype(x.dtype)
+
+
+def moments(x_NxC, axis_name, column_mean):
+    """(E[x], E[x²] − E[x]²) over the rows (and `axis_name`); the variance is not yet clipped."""
+    x_NxC = x_NxC.astype(jnp.promote_types(x_NxC.dtype, jnp.float32))
+    moments = jnp.stack([column_mean(x_NxC), column_mean(x_NxC * x_NxC)])
+    if axis_name is not None:
+        moments = lax.pmean(moments, axis_name)
+    mean, mean2 = moments
+    return mean, mean2 - mean * mean
+
+
+def clip_variance(var):
+    return jnp.maximum(0.0, var)  # Rounding can leave E[x²] − E[x]² below 0.
+
+
+def _reference_train(x_NxC, scale, bias, epsilon, axis_name):
+    mean, var = moments(x_NxC, axis_name, lambda x: x.mean(0))
+    var = clip_variance(var)
+    return normalize(x_NxC, mean, var, scale, bias, epsilon), (mean, var)
+
+
+def _cpu_train(x_NxC, scale, bias, epsilon, axis_name):
+    from jgan.cpu import norm  # noqa: PLC0415 — CPU-only code, imported on first use.
+    return norm.batch_norm_train(x_NxC, scale, bias, epsilon, axis_name)

@@ -1,0 +1,107 @@
+"""The `jgan` command: `jgan train | sample | evaluate | prepare`, each with `--help`.
+
+Thin: each command parses its flags and calls the library (`jgan.run.loop`, `jgan.run.sample`,
+`jgan.metrics.evaluate`, `jgan.data.prepare`). A bad input ends in one line, `error: ...`.
+"""
+import argparse
+import json
+import sys
+
+from jgan.run import configs
+
+_USAGE = """usage: jgan COMMAND [--help]
+
+commands:
+  train     train a GAN from a config:   jgan train --config ring2d --workdir runs/ring
+  sample    draw from a checkpoint:      jgan sample --workdir runs/ring --out grid.png
+  evaluate  score a checkpoint:          jgan evaluate --workdir runs/ring --metrics modes
+  prepare   build a dataset offline:     jgan prepare fashion_mnist
+"""
+_ERRORS = (FileNotFoundError, ValueError, FloatingPointError, RuntimeError)
+
+
+def main(argv=None) -> None:
+    argv = sys.argv if argv is None else argv
+    commands = {"train": train, "sample": sample, "evaluate": evaluate, "prepare": prepare}
+    if len(argv) < 2 or argv[1] in ("-h", "--help"):
+        print(_USAGE)
+        return
+    if argv[1] not in commands:
+        sys.exit(f"error: unknown command {argv[1]!r}; expected one of {sorted(commands)}")
+    commands[argv[1]](argv[1:])
+
+
+def train(argv) -> None:
+    parser = _parser(argv[0], "Train a GAN from a config; `--config.KEY=VALUE` overrides a key.")
+    parser.add_argument("--config", default=configs.DEFAULT,
+                        help=f"a config name {configs.names()} (':variant' allowed) or a "
+                             f"get_config() .py file (default: %(default)s)")
+    parser.add_argument("--workdir", required=True, help="checkpoints, logs and samples")
+    parser.add_argument("--multihost", action="store_true", help="join a multi-process job "
+                        "(jax.distributed.initialize; automatic on TPU VMs)")
+    parser.add_argument("--coordinator_address", help="host:port of process 0 (outside TPU VMs)")
+    parser.add_argument("--num_processes", type=int, help="processes in the job")
+    parser.add_argument("--process_id", type=int, help="this process's index")
+    parser.add_argument("--distributed_timeout", type=int, default=120,
+                        help="seconds to wait for the coordinator")
+    args, overrides = parser.parse_known_args(argv[1:])
+    config = _or_exit(lambda a: configs.load(a.config, overrides), args)
+    from jgan.run import loop  # noqa: PLC0415 — after parsing: keeps --help and errors fast.
+    _or_exit(lambda a: loop.run(config, a.workdir, multihost=a.multihost,
+                                coordinator=a.coordinator_address, num_processes=a.num_processes,
+                                process_id=a.process_id, timeout_s=a.distributed_timeout), args)
+
+
+def sample(argv) -> None:
+    parser = _parser(argv[0], "Draw samples from a checkpoint, with no dataset and no D.")
+    parser.add_argument("--workdir", required=True)
+    parser.add_argument("--step", type=int, help="checkpoint step (default: the latest)")
+    parser.add_argument("--num", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=0)
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--labels", help="comma-separated classes, cycled to --num")
+    group.add_argument("--class", dest="class_", type=int, help="one class for every sample")
+    parser.add_argument("--no-ema", action="store_true", help="the raw G instead of its EMA")
+    parser.add_argument("--out", required=True, help="grid.png or samples.npz")
+    args = parser.parse_args(argv[1:])
+    from jgan.run import from_checkpoint  # noqa: PLC0415
+    print(f"wrote {_or_exit(from_checkpoint.sample, args)}")
+
+
+def evaluate(argv) -> None:
+    parser = _parser(argv[0], "Score a checkpoint's generator (prints JSON).")
+    parser.add_argument("--workdir", required=True)
+    parser.add_argument("--metrics", help="comma-separated names (default: the run's "
+                                          "config.eval.metrics, else modes / fid_fmnist)")
+    parser.add_argument("--num", type=int, help="samples to draw (default: config.eval.num_samples)")
+    parser.add_argument("--step", type=int, help="checkpoint step (default: the latest)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-ema", action="store_true", help="the raw G instead of its EMA")
+    args = parser.parse_args(argv[1:])
+    from jgan.run import from_checkpoint  # noqa: PLC0415
+    print(json.dumps(_or_exit(from_checkpoint.evaluate, args)))
+
+
+def prepare(argv) -> None:
+    from jgan.data import prepare as prepare_lib  # noqa: PLC0415
+    parser = _parser(argv[0], "Build a dataset as the TFDS dataset of the same name, or the FID "
+                              "Inception weights, without TensorFlow or PyTorch.")
+    parser.add_argument("name", help=f"one of {prepare_lib.PREPARERS.names()}")
+    parser.add_argument("--source", help="directory with the original (published) files; "
+                                         "without it they are downloaded where the network allows")
+    parser.add_argument("--data_dir", help="TFDS data directory, a local path or a bucket "
+                                           "(default: TFDS's; not for inception)")
+    args = parser.parse_args(argv[1:])
+    path = _or_exit(lambda a: prepare_lib.prepare(a.name, a.data_dir, a.source), args)
+    print(f"prepared {args.name} in {path}")
+
+
+def _parser(command: str, description: str) -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(prog=f"jgan {command}", description=description)
+
+
+def _or_exit(fn, args):
+    try:
+        return fn(args)
+    except _ERRORS as e:
+        sys.exit(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}")

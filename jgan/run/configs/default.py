@@ -1,0 +1,58 @@
+"""Defaults every jgan config starts from; not a run of its own.
+
+Every key here exists in every config, so `--config.key=value` overrides work everywhere.
+"""
+import ml_collections
+
+
+def get_config():
+    config = ml_collections.ConfigDict()
+    config.seed = 0
+    config.num_steps = 10_000          # G updates.
+    config.batch_size = 64             # Global batch: split across processes and devices.
+    config.log_every = 50
+    config.sample_every = 500
+    config.checkpoint_every = 500
+    config.eval_every = 0              # 0: no evaluation during training.
+
+    config.model = ml_collections.ConfigDict()
+    config.model.name = "seed_dcgan"
+    config.model.z_dim = 100
+    config.model.image_shape = (28, 28, 1)
+    config.model.num_classes = ml_collections.FieldReference(None, field_type=int)
+    config.model.kwargs = ml_collections.ConfigDict()   # Keyword arguments of jgan.models.get.
+
+    config.loss = ml_collections.ConfigDict()
+    config.loss.name = "non_saturating"
+    config.loss.n_critic = 1
+    config.loss.gp_weight = 0.0
+    config.loss.r1_weight = 0.0
+    config.loss.r1_every = 1
+
+    config.optimizer = ml_collections.ConfigDict()
+    for player in ("g", "d"):
+        config.optimizer[player] = ml_collections.ConfigDict(
+            dict(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999))
+
+    config.ema = ml_collections.ConfigDict(dict(decay=0.999, start=0))
+
+    config.dataset = ml_collections.ConfigDict()
+    config.dataset.name = "fashion_mnist"
+    config.dataset.split = "train"
+    config.dataset.data_dir = ml_collections.FieldReference(None, field_type=str)
+    config.dataset.source = ml_collections.FieldReference(None, field_type=str)
+    config.dataset.path = ml_collections.FieldReference(None, field_type=str)
+    config.dataset.num_workers = 0
+
+    config.parallel = ml_collections.ConfigDict()
+    config.parallel.mode = "jit"       # "jit" (Mesh + NamedSharding) or "pmap".
+
+    config.checkpoint = ml_collections.ConfigDict(dict(max_to_keep=3, keep_every=0))
+
+    config.eval = ml_collections.ConfigDict()
+    config.eval.metrics = ()           # Names from jgan.metrics.names(), every eval_every steps.
+    config.eval.num_samples = 10_000   # Generated images per evaluation.
+    config.eval.num_real = 10_000      # Real images (first of the split) for reference features.
+    config.eval.split = "train"        # The split real features come from.
+    config.num_sample_images = 64      # Size of the fixed-z sample grid.
+    return config

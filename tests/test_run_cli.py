@@ -1,0 +1,71 @@
+"""The `jgan` command: every bad input ends in one line naming what is valid, no traceback."""
+import subprocess
+import sys
+
+import pytest
+
+from jgan.run import cli, configs
+
+from conftest import REPO
+
+
+def _exit_message(argv) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    message = exit_info.value.code
+    assert isinstance(message, str) and "\n" not in message, message
+    return message
+
+
+def test_unknown_command_lists_the_commands():
+    assert _exit_message(["jgan", "trian"]) == (
+        "error: unknown command 'trian'; expected one of ['evaluate', 'prepare', 'sample', 'train']")
+
+
+def test_configs_are_found_by_name_and_an_unknown_name_lists_them(tmp_path):
+    assert configs.path("ring2d:tiny").endswith("jgan/run/configs/ring2d.py:tiny")
+    assert "ring2d" in configs.names() and "default" not in configs.names()
+    message = _exit_message(["jgan", "train", "--config", "ring3d", "--workdir", str(tmp_path)])
+    assert message == f"error: unknown config 'ring3d'; expected a .py path or one of {configs.names()}"
+
+
+@pytest.mark.parametrize("config", [[], ["--config", "ring2d:tiny"]])
+def test_unknown_config_key_names_the_valid_keys_with_and_without_config(config, tmp_path):
+    message = _exit_message(["jgan", "train", *config, "--workdir", str(tmp_path),
+                             "--config.model.nam=x"])
+    assert message == ("error: unknown config key 'nam' in --config.model.nam; valid keys of "
+                       "model: ['image_shape', 'kwargs', 'name', 'num_classes', 'z_dim']")
+
+
+@pytest.mark.parametrize("override,expected", [
+    ("--config.model.name=dcgan128", "unknown model 'dcgan128'; expected one of ['dcgan', 'mlp2d', "
+                                     "'seed_dcgan']"),
+    ("--config.loss.name=nonsaturating", "unknown loss 'nonsaturating'; expected one of"),
+    ("--config.optimizer.g.name=adamm", "unknown optimizer 'adamm'; expected one of"),
+    ("--config.dataset.name=mnits", "dataset 'mnits' split 'train' is not available"),
+    ("--config.eval.metrics=('fid',)", "metrics ['fid'] do not apply to 2-D data; expected some of"),
+])
+def test_unknown_names_end_in_one_line(override, expected, tmp_path):
+    message = _exit_message(["jgan", "train", "--config", "ring2d:tiny", "--workdir",
+                             str(tmp_path), override])
+    assert message.startswith(f"error: {expected}"), message
+
+
+def test_unknown_layer_impl_names_the_valid_ones(tmp_path):
+    message = _exit_message(["jgan", "train", "--config", "seed_dcgan_fashion_mnist", "--workdir",
+                             str(tmp_path), "--config.model.kwargs", "{'conv_impl': 'fast'}"])
+    assert message == ("error: unknown layer impl 'fast' (renamed 'xla_cpu'); expected one of "
+                       "auto, lax, xla_cpu, onednn")
+
+
+def test_experiments_train_py_gives_the_same_one_line_errors(tmp_path):
+    """The TPU users' entry point, as a process: no traceback, the last line is the error."""
+    for args, expected in [
+            ((), "error: unknown config key 'nope' in --config.nope"),
+            (("--config", "experiments/configs/ring2d.py:tiny", "--config.model.name=x"),
+             "error: unknown model 'x'; expected one of")]:
+        result = subprocess.run([sys.executable, "experiments/train.py", *args, "--workdir",
+                                 str(tmp_path), *(["--config.nope=1"] if not args else [])],
+                                cwd=REPO, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+        assert result.stderr.strip().splitlines()[-1].startswith(expected), result.stderr[-500:]
