@@ -180,6 +180,9 @@ def _evaluate(config, state: GANState, step: int, writer) -> None:
     results = evaluate.evaluate(config, state.g.apply_fn, g_vars, config.eval.metrics,
                                 config.eval.num_samples, seed=config.seed + 2)
     writer.scalars(step, {f"eval/{k}": v for k, v in results.items()})
+    record = evaluate.protocol_record(config, config.eval.metrics)
+    if record:  # The protocol beside its numbers: which split, how many samples, which weights.
+        writer.record(step, {"eval_protocols": record})
 
 
 def _write_samples(config, state: GANState, step: int, writer) -> None:

@@ -37,6 +37,11 @@ class MetricWriter:
                           + "\n")
         self._jsonl.flush()
 
+    def record(self, step: int, values: dict) -> None:
+        """A `metrics.jsonl` row of non-scalar values (e.g. the protocol behind a metric)."""
+        self._jsonl.write(json.dumps({"step": int(step), **values}) + "\n")
+        self._jsonl.flush()
+
     def image(self, step: int, tag: str, image_HxWxC: np.ndarray) -> None:
         h, w, c = image_HxWxC.shape
         image = summary_pb2.Summary.Image(height=h, width=w, colorspace=c,
@@ -64,6 +69,7 @@ class NullWriter:
     """What processes other than 0 write: nothing."""
 
     def scalars(self, step, scalars): pass
+    def record(self, step, values): pass
     def image(self, step, tag, image_HxWxC): pass
     def save_png(self, relpath, image_HxWxC): pass
     def flush(self): pass
