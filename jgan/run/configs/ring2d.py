@@ -1,13 +1,13 @@
 """mlp2d on the 8-Gaussian ring (radius 1, std 0.01): the mode-collapse toy problem.
 
-    python experiments/train.py --config experiments/configs/ring2d.py --workdir runs/ring
+    jgan train --config ring2d --workdir runs/ring
 
 Expected: about 3 minutes on a 2-core CPU (38 steps/s, measured while another job shared the
 cores); `runs/ring/samples/step_005000.png` shows the samples (blue) on all 8 modes (red rings):
 measured 8/8 modes, 74.4 % of 2 500 samples within 3 std of a mode, reverse KL 0.10 (seed 0;
-`python -m jgan.evaluate --workdir runs/ring`, also logged every `eval_every` steps).
+`jgan evaluate --workdir runs/ring`, also logged every `eval_every` steps).
 
-`--config experiments/configs/ring2d.py:tiny` is a seconds-long variant for tests and smoke runs.
+`--config ring2d:tiny` is a seconds-long variant for tests and smoke runs.
 """
 from jgan.run.configs import default
 
