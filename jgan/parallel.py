@@ -31,10 +31,14 @@ def shard_batch(batch: dict, num_devices: Optional[int] = None, *, axis: int = 0
     return jax.tree.map(split, batch)
 
 
-def replicate(tree, devices: Optional[Sequence[jax.Device]] = None):
-    """Copies `tree` to every (local) device along a new leading axis, for `jax.pmap`."""
+def replicate(tree, devices: Optional[Sequence[jax.Device]] = None, axis_name: str = "batch"):
+    """Copies `tree` to every (local) device along a new leading axis, for `jax.pmap`.
+
+    `axis_name` is the pmap's: its outputs are sharded over a mesh axis of that name, and inputs
+    sharded the same way let step 2 reuse step 1's compiled program instead of compiling again.
+    """
     devices = list(devices or jax.local_devices())
-    sharding = NamedSharding(Mesh(np.array(devices), ("devices",)), P("devices"))
+    sharding = NamedSharding(Mesh(np.array(devices), (axis_name,)), P(axis_name))
     return jax.tree.map(
         lambda x: jax.device_put(jnp.broadcast_to(x, (len(devices), *jnp.shape(x))), sharding), tree)
 

@@ -6,7 +6,7 @@ import optax
 
 import jgan
 
-STD, NUM_STEPS, BATCH = 0.01, 2000, 256
+STD, NUM_STEPS, BATCH = 0.01, 1000, 128
 CENTRES_8x2 = np.stack([np.cos(np.arange(8) * np.pi / 4), np.sin(np.arange(8) * np.pi / 4)], -1)
 
 
@@ -27,10 +27,10 @@ def test_mlp2d_covers_the_ring_modes():
     def train_chunk(state, key):
         def body(state, i):
             return step(state, {"image": _ring(jax.random.fold_in(key, i), BATCH)})[0], None
-        return jax.lax.scan(body, state, jnp.arange(500))[0]
+        return jax.lax.scan(body, state, jnp.arange(NUM_STEPS))[0]
 
-    for chunk in range(NUM_STEPS // 500):
-        state = train_chunk(state, jax.random.key(chunk))
+    # Seeds 0-2 at this length and batch covered 8, 7 and 8 modes (the assertion allows 6).
+    state = train_chunk(state, jax.random.key(0))
     points = np.asarray(jgan.sample(state, jax.random.key(99), num=2500))
     dist_NxK = np.linalg.norm(points[:, None] - CENTRES_8x2[None], axis=-1)
     high_quality = dist_NxK.min(axis=1) < 3 * STD

@@ -8,7 +8,7 @@ import jgan
 from jgan.run import engine as engine_lib
 
 NUM_DEVICES, GLOBAL_BATCH, N_CRITIC = 4, 8, 2
-STEP_KW = dict(loss="hinge", n_critic=N_CRITIC, gp_weight=1.0, r1_weight=1.0, r1_every=2)
+STEP_KW = dict(loss="hinge", n_critic=N_CRITIC, gp_weight=1.0, r1_weight=1.0)
 
 
 def _state(axis_name):
@@ -37,12 +37,19 @@ def test_pmap_over_four_devices_equals_one_device():
 
     devices = jax.local_devices()[:NUM_DEVICES]
     replicated = jgan.parallel.replicate(_state(axis_name="batch"), devices)
-    p_step = jax.pmap(jgan.make_train_step(axis_name="batch", **STEP_KW), axis_name="batch",
-                      devices=devices)
+    traces = []
+
+    def traced_step(state, batch):
+        traces.append(1)
+        return jgan.make_train_step(axis_name="batch", **STEP_KW)(state, batch)
+
+    p_step = jax.pmap(traced_step, axis_name="batch", devices=devices)
     for batch in batches:
         replicated, p_metrics = p_step(replicated, jgan.parallel.shard_batch(batch, NUM_DEVICES,
                                                                              axis=1))
     multi = jgan.parallel.unreplicate(replicated)
+    # `replicate` shards like pmap's outputs, so steps 2 and 3 reuse step 1's program.
+    assert len(traces) == 1, f"the pmapped step was traced {len(traces)} times in 3 steps"
 
     for path, a, b in zip(jax.tree_util.tree_leaves_with_path(single),
                           jax.tree.leaves(single), jax.tree.leaves(multi)):

@@ -1,5 +1,6 @@
 """Multi-process training (2 processes × 2 CPU devices, gloo collectives on 127.0.0.1)."""
 import json
+import pathlib
 import socket
 import subprocess
 import sys
@@ -21,23 +22,28 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _run(num_processes, num_devices, mode, workdir, out):
+def _start(num_processes, num_devices, mode, workdir, out):
+    """The processes of one setup; each one's output goes to a log file beside `out`."""
     port = _free_port()
-    procs = [subprocess.Popen([sys.executable, str(WORKER), str(i), str(num_processes), str(port),
+    return [(subprocess.Popen([sys.executable, str(WORKER), str(i), str(num_processes), str(port),
                                str(num_devices), mode, str(workdir), str(out)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for i in range(num_processes)]
-    for p in procs:
-        stdout, stderr = p.communicate(timeout=600)
-        assert p.returncode == 0, stderr[-3000:]
-    return [np.asarray(a) for a in np.load(out).values()]
+                              stdout=(log := open(f"{out}.{i}.log", "w")), stderr=subprocess.STDOUT),
+             log) for i in range(num_processes)]
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
+    """The four setups' final states; they run at once (each is mostly start-up and compiling)."""
     root = tmp_path_factory.mktemp("multihost")
-    return root, {(n, d, mode): _run(n, d, mode, root / f"{n}x{d}{mode}", root / f"{n}x{d}{mode}.npz")
-                  for n, d, mode in [(1, 1, "jit"), (1, 4, "jit"), (2, 2, "jit"), (2, 2, "pmap")]}
+    setups = [(1, 1, "jit"), (1, 4, "jit"), (2, 2, "jit"), (2, 2, "pmap")]
+    outs = {(n, d, mode): root / f"{n}x{d}{mode}.npz" for n, d, mode in setups}
+    procs = [p for (n, d, mode), out in outs.items()
+             for p in _start(n, d, mode, root / f"{n}x{d}{mode}", out)]
+    for p, log in procs:
+        p.wait(timeout=600)
+        log.close()
+        assert p.returncode == 0, pathlib.Path(log.name).read_text()[-3000:]
+    return root, {key: [np.asarray(a) for a in np.load(out).values()] for key, out in outs.items()}
 
 
 def test_four_devices_and_two_processes_train_like_one_device(runs):

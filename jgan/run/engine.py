@@ -41,7 +41,7 @@ class Engine:
 
     def put_state(self, state):
         if self.mode == "pmap":
-            return replicate(state)
+            return replicate(state, axis_name=self.axis_name)
         return jax.tree.map(lambda x: _global_replicated(x, self._replicated), state)
 
     def to_global(self, state):
