@@ -14,13 +14,19 @@ use by default):
   new u, v are stored; σ = uᵀWv with gradients through W only (u, v are constants);
 - in eval mode (`update_stats=False`) σ = uᵀWv from the stored u, v: no iteration, nothing changes.
 
+`eval_power_iteration=True` gives Mimicry's own SpectralNorm class instead (`modules/
+spectral_norm.py`; its cGAN-PD's final linear layer and class embedding use it, through the names
+`torch_mimicry.modules` re-exports): the same training-mode update, but only u is kept, and eval
+mode runs one power iteration from the stored u for σ without storing it.
+
 Why not `flax.linen.SpectralNorm`: its ε sits inside the square root (x·rsqrt(‖x‖² + ε)), its u
 lies on every weight's last axis (an embedding's feature axis, where PyTorch's lies on the class
 axis, so PyTorch's u cannot be carried over), it keeps no v, and in eval mode it runs one more
 power iteration from u, where PyTorch reuses u and v. Any of these moves its σ off PyTorch's.
 
 Wrapping does not rename the layer's parameters (they stay at the layer's own path); the state of
-a layer named `c1` lives at `spectral_norm/.../c1_sn/{u, v}`.
+a layer named `c1` lives at `spectral_norm/.../c1_sn/{u, v}` (u alone with
+`eval_power_iteration`).
 """
 from typing import Optional
 
@@ -41,6 +47,7 @@ class SpectralNorm(nn.Module):
     """
     layer: nn.Module
     eps: float = EPS
+    eval_power_iteration: bool = False
 
     def __post_init__(self):
         # Name the state after the layer, so `c1`'s u and v are found at `c1_sn`.
@@ -65,11 +72,16 @@ class SpectralNorm(nn.Module):
         h, w = W_hxw.shape
         key = self.make_rng("params") if self.is_initializing() else None
         u_var = self.variable(COLLECTION, "u", _unit_normal, key, h)
+        if self.eval_power_iteration:  # v is recomputed from u in every mode: not kept.
+            u, v = power_iteration(jax.lax.stop_gradient(W_hxw), u_var.value, self.eps)
+            if update_stats and not self.is_initializing():
+                u_var.value = u
+            return (weight / sigma(W_hxw, u, v)).astype(weight.dtype)
         v_var = self.variable(COLLECTION, "v", _unit_normal,
                               None if key is None else jax.random.fold_in(key, 1), w)
         u, v = u_var.value, v_var.value
         if update_stats and not self.is_initializing():
-            u, v = power_iteration(jax.lax.stop_gradient(W_hxw), u, v, self.eps)
+            u, v = power_iteration(jax.lax.stop_gradient(W_hxw), u, self.eps)
             u_var.value, v_var.value = u, v
         return (weight / sigma(W_hxw, u, v)).astype(weight.dtype)
 
@@ -88,8 +100,8 @@ def normalize(x, eps: float = EPS):
     return x / jnp.maximum(jnp.linalg.norm(x), eps)
 
 
-def power_iteration(W_hxw, u_h, v_w, eps: float = EPS):
-    """One iteration in PyTorch's order: v from the old u, then u from the new v."""
+def power_iteration(W_hxw, u_h, eps: float = EPS):
+    """One iteration in PyTorch's order: v from the old u, then u from the new v; returns (u, v)."""
     v_w = normalize(W_hxw.T @ u_h, eps)
     return normalize(W_hxw @ v_w, eps), v_w
 
