@@ -29,8 +29,8 @@ import jax
 import jax.numpy as jnp
 
 from jgan import models
-from jgan.nn import (BatchNorm, ConditionalBatchNorm, Conv, ProjectionHead, SpectralNorm,
-                     check_labels)
+from jgan.nn import (BatchNorm, ConditionalBatchNorm, Conv, ProjectionHead, check_labels,
+                     maybe_spectral_norm)
 from jgan.nn.convolution import resolve
 
 # Mimicry's nets per resolution: G's bottom width and channels (from the linear layer on) in units
@@ -86,7 +86,7 @@ class _Layers(nn.Module):
         """A k×k 'same' convolution with Mimicry's initialisers, spectrally normalised if asked."""
         layer = Conv(features, (k, k), padding="SAME", kernel_init=_xavier(gain),
                      bias_init=_torch_bias(x.shape[-1] * k * k), impl=self.conv_impl, name=name)
-        return SpectralNorm(layer)(x, update_stats=train) if self.spectral_norm else layer(x)
+        return maybe_spectral_norm(layer, self.spectral_norm, train)(x)
 
     def bn(self, name: str, train: bool, num_classes: Optional[int] = None):
         """PyTorch's BatchNorm2d (or Mimicry's ConditionalBatchNorm2d when `num_classes`)."""

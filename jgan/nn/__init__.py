@@ -5,7 +5,8 @@ from jgan.nn.conditional import ConditionalBatchNorm, ProjectionHead, check_labe
 from jgan.nn.convolution import IMPLS, Conv, ConvTranspose, conv, conv_transpose
 from jgan.nn.dropout import Dropout
 from jgan.nn.norm import BatchNorm
-from jgan.nn.spectral_norm import SpectralNorm
+from jgan.nn.spectral_norm import SpectralNorm, maybe_spectral_norm
 
 __all__ = ["IMPLS", "BatchNorm", "ConditionalBatchNorm", "Conv", "ConvTranspose", "Dropout",
-           "ProjectionHead", "SpectralNorm", "check_labels", "conv", "conv_transpose"]
+           "ProjectionHead", "SpectralNorm", "check_labels", "conv", "conv_transpose",
+           "maybe_spectral_norm"]

@@ -28,7 +28,8 @@ Wrapping does not rename the layer's parameters (they stay at the layer's own pa
 a layer named `c1` lives at `spectral_norm/.../c1_sn/{u, v}` (u alone with
 `eval_power_iteration`).
 """
-from typing import Optional
+import functools
+from typing import Callable, Optional
 
 import flax.linen as nn
 import jax
@@ -84,6 +85,16 @@ class SpectralNorm(nn.Module):
             u, v = power_iteration(jax.lax.stop_gradient(W_hxw), u, self.eps)
             u_var.value, v_var.value = u, v
         return (weight / sigma(W_hxw, u, v)).astype(weight.dtype)
+
+
+def maybe_spectral_norm(layer: nn.Module, enabled: bool, train: bool) -> Callable:
+    """`layer`, or `SpectralNorm(layer)` (updating its vectors when `train`) if `enabled`.
+
+    For models with a `spectral_norm=` switch; call it inside a compact method.
+    """
+    if not enabled:
+        return layer
+    return functools.partial(SpectralNorm(layer), update_stats=train)
 
 
 def as_matrix(weight, name: str = "kernel"):

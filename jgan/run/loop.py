@@ -176,7 +176,8 @@ class _LogWindow:
 
 def _evaluate(config, state: GANState, step: int, writer) -> None:
     """Logs `config.eval.metrics` of the G-EMA (TensorBoard and metrics.jsonl)."""
-    g_vars = jgan.state.variables(state.g_ema_params, state.g_ema_batch_stats)
+    g_vars = jgan.state.variables(state.g_ema_params, state.g_ema_batch_stats,
+                                  state.g_ema_collections)
     results = evaluate.evaluate(config, state.g.apply_fn, g_vars, config.eval.metrics,
                                 config.eval.num_samples, seed=config.seed + 2)
     writer.scalars(step, {f"eval/{k}": v for k, v in results.items()})
