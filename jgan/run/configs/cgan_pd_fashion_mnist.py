@@ -1,0 +1,21 @@
+"""cGAN-PD (`cgan_pd`, narrowed) on class-conditional Fashion-MNIST padded to 32×32: for 2 cores.
+
+    jgan train --config cgan_pd_fashion_mnist --workdir runs/cgan_pd_fmnist
+    jgan evaluate --workdir runs/cgan_pd_fmnist --metrics fid_fmnist
+
+`sngan_fashion_mnist`'s setup (ngf = ndf = 32, hinge, batch 64, Adam(2e-4, β = (0.5, 0.999)),
+n_dis = 1) with conditional BatchNorm in G and the projection head in D, trained on the labels;
+the sample grids are 10 × 10, one class per row (T-shirt/top, trouser, pullover, dress, coat,
+sandal, shirt, sneaker, bag, ankle boot). fid_fmnist draws the classes in turn. RESULTS
+(measured: docs/results.md).
+"""
+from jgan.run.configs import sngan_fashion_mnist
+
+
+def get_config():
+    config = sngan_fashion_mnist.get_config()
+    config.model.name = "cgan_pd"
+    config.model.num_classes = 10
+    config.model.kwargs = dict(num_classes=10, resolution=32, channels=1, ngf=32, ndf=32)
+    config.num_sample_images = 100
+    return config
