@@ -143,6 +143,33 @@ def test_d_logits_and_sn_vectors_equal_in_training_mode_k_times_then_in_eval_mod
     assert _rel_diff(pair.d(train=False), pair.ref_d(train=False)) <= REL_TOL
 
 
+def test_d_hinge_loss_gradients_equal_mimicry_through_spectral_norm(pair):
+    """One D update's gradients (real pass, then fake pass, each advancing the SN vectors): the
+    backward pass through σ = uᵀWv is PyTorch's."""
+    fake = -pair.x[::-1]  # A second batch of images; G is not involved.
+    labels = () if pair.labels is None else (torch.tensor(pair.labels),)
+    pair.ref_D.train()
+    pair.ref_D.zero_grad()
+    outputs = [pair.ref_D(torch.tensor(x.transpose(0, 3, 1, 2)), *labels) for x in (pair.x, fake)]
+    (torch.relu(1 - outputs[0]).mean() + torch.relu(1 + outputs[1]).mean()).backward()
+
+    def loss(params):
+        variables = {**pair.d_vars, "params": params}
+        real, mutated = pair.D.apply(variables, pair.x, pair.labels, train=True,
+                                     mutable=["spectral_norm"])
+        fake_logits, mutated = pair.D.apply({**variables, **mutated}, fake, pair.labels,
+                                            train=True, mutable=["spectral_norm"])
+        return jnp.mean(jax.nn.relu(1 - real)) + jnp.mean(jax.nn.relu(1 + fake_logits)), mutated
+
+    grads, mutated = jax.grad(loss, has_aux=True)(pair.d_vars["params"])
+    pair.d_vars = {**pair.d_vars, **mutated}  # In step with Mimicry's D for the next test.
+    ref_grads = _state_dict(pair.ref_D) | {k: p.grad.numpy() for k, p in
+                                           pair.ref_D.named_parameters()}
+    ref_grads = mimicry.convert(ref_grads, pair.d_vars)["params"]  # Gradients in weights' slots.
+    for path, grad in jax.tree_util.tree_leaves_with_path(grads):
+        assert _rel_diff(grad, _leaf(ref_grads, path)) <= REL_TOL, jax.tree_util.keystr(path)
+
+
 def _leaf(tree, path):
     for key in path:
         tree = tree[key.key]

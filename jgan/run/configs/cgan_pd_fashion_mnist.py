@@ -3,8 +3,9 @@
     jgan train --config cgan_pd_fashion_mnist --workdir runs/cgan_pd_fmnist
     jgan evaluate --workdir runs/cgan_pd_fmnist --metrics fid_fmnist
 
-`sngan_fashion_mnist`'s setup (ngf = ndf = 32, hinge, batch 64, Adam(2e-4, β = (0.5, 0.999)),
-n_dis = 1) with conditional BatchNorm in G and the projection head in D, trained on the labels;
+`sngan_fashion_mnist`'s setup (ngf = ndf = 32; Mimicry's recipe: hinge, batch 64, Adam(2e-4,
+β = (0, 0.9)), n_dis = 5; 400 G steps) with conditional BatchNorm in G and the projection head in
+D, trained on the labels;
 the sample grids are 10 × 10, one class per row (T-shirt/top, trouser, pullover, dress, coat,
 sandal, shirt, sneaker, bag, ankle boot). fid_fmnist draws the classes in turn. RESULTS
 (measured: docs/results.md).
