@@ -107,9 +107,10 @@ def _shapes(module, *inputs):
 def test_sngan_maps_z_to_images_and_images_to_logits_at_every_resolution(resolution):
     G, D = jgan.models.get("sngan", resolution=resolution, channels=1, ngf=64, ndf=64)
     z = jnp.zeros((2, 128))
-    images = jax.eval_shape(lambda: G.apply(_shapes(G, z), z, train=False))
+    images = jax.eval_shape(lambda v: G.apply(v, z, train=False), _shapes(G, z))
     assert images.shape == (2, resolution, resolution, 1)
-    logits = jax.eval_shape(lambda: D.apply(_shapes(D, images), images, train=False))
+    x = jnp.zeros(images.shape)
+    logits = jax.eval_shape(lambda v: D.apply(v, x, train=False), _shapes(D, x))
     assert logits.shape == (2,)
 
 
@@ -154,9 +155,9 @@ def test_conditional_models_reject_missing_labels_and_labels_out_of_range():
     for apply in (lambda l: G.apply(g_vars, z, l, train=False),
                   lambda l: D.apply(d_vars, images, l, train=False)):
         with pytest.raises(ValueError, match=r"is class-conditional \(3 classes\): labels \[B\] "
-                                             r"are required, got None$"):
+                                             r"are required, got None(\n|$)"):
             apply(None)
-        with pytest.raises(ValueError, match=r"got label 3; expected labels in \[0, 3\)$"):
+        with pytest.raises(ValueError, match=r"got label 3; expected labels in \[0, 3\)(\n|$)"):
             apply(jnp.array([0, 3]))
     G, _ = jgan.models.get("dcgan", resolution=32, width=8, num_classes=10)
     with pytest.raises(ValueError, match=r"dcgan's G is class-conditional \(10 classes\)"):
