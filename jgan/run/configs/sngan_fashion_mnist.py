@@ -9,7 +9,13 @@ the central 28×28), trained with Mimicry's SNGAN recipe — hinge loss, batch 6
 β = (0, 0.9)), n_dis = 5, G scored itself (no EMA) — for 400 G steps (2 000 D steps, about two
 epochs) instead of 100 000. (One D step per G step with Adam β = (0.5, 0.999), the SNGAN paper's
 setting C, was tried first: at 1 500 steps D's logits for real and fake had merged, d_loss ≈ 2,
-and G drew a handful of blob shapes.) RESULTS (measured: docs/results.md).
+and G drew a handful of blob shapes.)
+
+Expected (measured 2026-12-03 on this project's 2-core EPYC, shared with other jobs): 12–24
+minutes (23 min 34 s with another training job alongside for 15 of them; its cGAN-PD twin took
+12 min 11 s), 1.6 GB peak; fid_fmnist 153.8; `samples/step_000400.png` shows white garment-sized
+blobs, a few with a collar notch or a sleeve, no recognisable class: the run shows the model
+training end to end on 2 cores, far from converged (docs/results.md).
 """
 from jgan.run.configs import default
 
