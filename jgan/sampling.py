@@ -11,13 +11,13 @@ def sample(state: GANState, rng: jax.Array, num: int = 64, labels: Optional[jax.
            *, ema: bool = True) -> jax.Array:
     """Draws `num` images in [-1, 1] from G in inference mode.
 
-    Uses the G-EMA parameters (and batch statistics) unless `ema=False`. `labels` [num] selects
+    Uses the G-EMA parameters (and G's batch statistics and other collections) unless `ema=False`. `labels` [num] selects
     classes for a class-conditional G.
     """
     if ema:
-        g_vars = variables(state.g_ema_params, state.g_ema_batch_stats)
+        g_vars = variables(state.g_ema_params, state.g_ema_batch_stats, state.g_ema_collections)
     else:
-        g_vars = variables(state.g.params, state.g.batch_stats)
+        g_vars = variables(state.g.params, state.g.batch_stats, state.g.collections)
     return generate(state.g.apply_fn, g_vars, rng, num, state.z_dim, labels)
 
 

@@ -13,8 +13,23 @@ from jgan.backend import compiler_options
 
 
 class TrainState(train_state.TrainState):
-    """An optax TrainState that also carries the module's `batch_stats` collection."""
+    """An optax TrainState that also carries the module's other variable collections.
+
+    `batch_stats` is BatchNorm's; `collections` holds every other one by name, e.g.
+    {"spectral_norm": ...} (`jgan.nn.SpectralNorm`'s u, v). They are two fields so that models
+    without other collections keep the checkpoint names they always had.
+    """
     batch_stats: Any = None
+    collections: Any = None
+
+    @property
+    def state_vars(self) -> dict:
+        """Every non-parameter collection by name: what a training-mode pass may update."""
+        return {"batch_stats": self.batch_stats, **(self.collections or {})}
+
+    def replace_state_vars(self, state_vars: dict) -> "TrainState":
+        others = {k: v for k, v in state_vars.items() if k != "batch_stats"}
+        return self.replace(batch_stats=state_vars["batch_stats"], collections=others)
 
 
 class GANState(struct.PyTreeNode):
@@ -22,15 +37,18 @@ class GANState(struct.PyTreeNode):
 
     `g` and `d` are the players' TrainStates (their `apply_fn` is the module's `apply`);
     `g_ema_params` is the exponential moving average of G's parameters, used for sampling;
-    `g_ema_batch_stats` is a copy of G's own `batch_stats` at the last step (BatchNorm's running
-    statistics, themselves averages; not averaged again); `rng` is the run's base key (raw uint32 key data, so the state is plain arrays for
-    checkpoints and sharding), from which every step derives its own with `fold_in`.
+    `g_ema_batch_stats` and `g_ema_collections` are copies of G's own `batch_stats` and other
+    collections at the last step (BatchNorm's running statistics, themselves averages, and
+    spectral norm's vectors; not averaged again); `rng` is the run's base key (raw uint32 key
+    data, so the state is plain arrays for checkpoints and sharding), from which every step
+    derives its own with `fold_in`.
     """
     step: jax.Array
     g: TrainState
     d: TrainState
     g_ema_params: Any
     g_ema_batch_stats: Any
+    g_ema_collections: Any
     rng: jax.Array
     z_dim: int = struct.field(pytree_node=False)
     image_shape: tuple[int, ...] = struct.field(pytree_node=False)
@@ -66,18 +84,26 @@ def _init(rng, *, G, D, g_tx, d_tx, z_dim, image_shape, num_classes) -> GANState
     d_labels = None if labels_B is None else jnp.zeros((d_batch,), jnp.int32)
     d_vars = D.init(d_key, jnp.zeros((d_batch, *image_shape)), d_labels, train=False)
     # Array step counters (not Python ints) keep the pytree's types fixed: no retrace at step 2.
-    g = TrainState.create(apply_fn=G.apply, params=g_vars["params"], tx=g_tx,
-                          batch_stats=g_vars.get("batch_stats", {})).replace(step=jnp.zeros((), jnp.int32))
-    d = TrainState.create(apply_fn=D.apply, params=d_vars["params"], tx=d_tx,
-                          batch_stats=d_vars.get("batch_stats", {})).replace(step=jnp.zeros((), jnp.int32))
+    g, d = (TrainState.create(apply_fn=module.apply, params=module_vars["params"], tx=tx,
+                              batch_stats=module_vars.get("batch_stats", {}),
+                              collections=_other_collections(module_vars))
+            .replace(step=jnp.zeros((), jnp.int32))
+            for module, module_vars, tx in ((G, g_vars, g_tx), (D, d_vars, d_tx)))
     # The EMA starts as a copy (a separate output buffer): sharing buffers with `g` would break
     # buffer donation.
     copy = functools.partial(jax.tree.map, jnp.copy)
     return GANState(step=jnp.zeros((), jnp.int32), g=g, d=d, g_ema_params=copy(g.params),
-                    g_ema_batch_stats=copy(g.batch_stats), rng=jax.random.key_data(run_key),
+                    g_ema_batch_stats=copy(g.batch_stats), g_ema_collections=copy(g.collections),
+                    rng=jax.random.key_data(run_key),
                     z_dim=z_dim, image_shape=image_shape)
 
 
-def variables(params, batch_stats) -> dict:
-    """The `apply` variables dict; modules without BatchNorm get no `batch_stats` entry."""
-    return {"params": params, "batch_stats": batch_stats} if batch_stats else {"params": params}
+def _other_collections(module_vars) -> dict:
+    return {k: v for k, v in module_vars.items() if k not in ("params", "batch_stats")}
+
+
+def variables(params, batch_stats, collections: Optional[dict] = None) -> dict:
+    """The `apply` variables dict; empty collections are left out (modules without BatchNorm get
+    no `batch_stats` entry)."""
+    others = {"batch_stats": batch_stats, **(collections or {})}
+    return {"params": params, **{k: v for k, v in others.items() if v}}

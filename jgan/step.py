@@ -2,6 +2,13 @@
 
 Inside one compiled step: `n_critic` D updates (a `lax.scan`), then one G update, then the G-EMA.
 Wrapping (jit, pmap, sharding, donation) is left to the caller.
+
+Every training-mode pass updates the collections of the module it runs (`TrainState.state_vars`),
+with one exception: D's pass inside G's update keeps D's `batch_stats` (they describe D's own
+training data) but updates D's other collections. So spectral norm's power iteration advances on
+D's real pass, its fake pass and the pass inside G's update, three times per step as in PyTorch
+(where D(G(z)) in training mode advances u in G's step too). The penalties' passes (gradient
+penalty, R1) read D's collections and update nothing.
 """
 import dataclasses
 import functools
@@ -75,7 +82,8 @@ def train_step(cfg: StepConfig, state: GANState, batch: dict):
         g_ema_params = jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p,
                                     state.g_ema_params, state.g.params)
     state = state.replace(step=state.step + 1, g_ema_params=g_ema_params,
-                          g_ema_batch_stats=state.g.batch_stats)
+                          g_ema_batch_stats=state.g.batch_stats,
+                          g_ema_collections=state.g.collections)
     return state, {**d_metrics, **g_metrics}
 
 
@@ -83,7 +91,7 @@ class GForward(NamedTuple):
     """G's training-mode pass on the z of the step's last D update, and its pullback."""
     fake: jax.Array
     pullback: Callable  # d(loss)/d(fake) -> (d(loss)/d(G's params),)
-    batch_stats: Any
+    state_vars: Any  # G's collections after the pass.
     labels: Optional[jax.Array]  # Of that D update; D judges `fake` with them.
     key: jax.Array  # That D update's key.
 
@@ -93,10 +101,10 @@ def g_forward(cfg: StepConfig, state: GANState, batch: dict) -> GForward:
     last_labels = None if labels is None else labels[-1]
     z_shape = (images.shape[1], state.z_dim)
     key = _critic_keys(cfg, state)[-1]
-    fake, pullback, batch_stats = jax.vjp(
+    fake, pullback, state_vars = jax.vjp(
         lambda params: _generate(cfg, state.g, params, z_shape, last_labels, key),
         state.g.params, has_aux=True)
-    return GForward(fake, pullback, batch_stats, last_labels, key)
+    return GForward(fake, pullback, state_vars, last_labels, key)
 
 
 def d_phase(cfg: StepConfig, state: GANState, batch: dict, fake=None):
@@ -116,15 +124,16 @@ def d_phase(cfg: StepConfig, state: GANState, batch: dict, fake=None):
 
 
 def g_phase(cfg: StepConfig, state: GANState, batch: dict, forward: Optional[GForward] = None):
-    """The G update of a step, against `state.d`; only `state.g` changes.
+    """The G update of a step, against `state.d`; `state.g` changes, and of D only its
+    collections other than `batch_stats` (spectral norm's vectors).
 
     It reuses the z (and labels) of the step's last D update, as the classic DCGAN loop does;
     `forward` is G's pass on them (`g_forward`), computed here if not given.
     """
     if forward is None:
         forward = g_forward(cfg, state, batch)
-    g, metrics = _g_update(cfg, state.g, state.d, forward)
-    return state.replace(g=g), metrics
+    g, d, metrics = _g_update(cfg, state.g, state.d, forward)
+    return state.replace(g=g, d=d), metrics
 
 
 def _critic_keys(cfg: StepConfig, state: GANState):
@@ -174,13 +183,26 @@ def _pmean(cfg: StepConfig, tree):
     return tree if cfg.axis_name is None else lax.pmean(tree, cfg.axis_name)
 
 
+def _pmean_vars(cfg: StepConfig, state_vars: dict) -> dict:
+    """Averages `batch_stats` over devices. The other collections are left as they are: spectral
+    norm's vectors depend on the replicated weights and vectors alone, so every device already
+    holds the same ones, and an average could round them away from it."""
+    return {**state_vars, "batch_stats": _pmean(cfg, state_vars["batch_stats"])}
+
+
+def _train_apply(cfg: StepConfig, player, params, state_vars: dict, x, labels, key, stream):
+    """`player`'s module in training mode; returns (output, its updated `state_vars`)."""
+    rngs = {"dropout": _device_key(cfg, jax.random.fold_in(key, stream))}
+    others = {k: v for k, v in state_vars.items() if k != "batch_stats"}
+    out, mutated = player.apply_fn(variables(params, state_vars["batch_stats"], others), x, labels,
+                                   train=True, rngs=rngs, mutable=list(state_vars))
+    return out, {**state_vars, **mutated}
+
+
 def _generate(cfg: StepConfig, g, g_params, z_shape, labels, key):
-    """Runs G in training mode; returns (fake images, G's new batch_stats)."""
+    """Runs G in training mode; returns (fake images, G's new state_vars)."""
     z_BxZ = _global_draw(cfg, jax.random.normal, jax.random.fold_in(key, _Z), z_shape)
-    rngs = {"dropout": _device_key(cfg, jax.random.fold_in(key, _G_DROPOUT))}
-    fake, mutated = g.apply_fn(variables(g_params, g.batch_stats), z_BxZ, labels, train=True,
-                               rngs=rngs, mutable=["batch_stats"])
-    return fake, mutated.get("batch_stats", g.batch_stats)
+    return _train_apply(cfg, g, g_params, g.state_vars, z_BxZ, labels, key, _G_DROPOUT)
 
 
 def _d_update(cfg: StepConfig, g, z_dim, d, xs, fake=None):
@@ -196,12 +218,13 @@ def _d_update(cfg: StepConfig, g, z_dim, d, xs, fake=None):
                                    lambda: _d_grads(loss_fn, d.params, with_r1=False))
     else:
         (_, aux), grads = _d_grads(loss_fn, d.params, with_r1=bool(cfg.r1_weight))
-    batch_stats, metrics = aux
-    grads, batch_stats, metrics = _pmean(cfg, (grads, batch_stats, metrics))
+    state_vars, metrics = aux
+    grads, metrics = _pmean(cfg, (grads, metrics))
+    state_vars = _pmean_vars(cfg, state_vars)
     with jax.named_scope("grad_norm"):
         metrics["d_grad_norm"] = optax.tree.norm(grads)
     with jax.named_scope("d_optimizer"):
-        return d.apply_gradients(grads=grads, batch_stats=batch_stats), metrics
+        return d.apply_gradients(grads=grads).replace_state_vars(state_vars), metrics
 
 
 def _d_grads(loss_fn, params, *, with_r1):
@@ -209,15 +232,12 @@ def _d_grads(loss_fn, params, *, with_r1):
 
 
 def _d_loss(cfg: StepConfig, d, real, fake, labels, key, params, *, with_r1):
-    """D's loss with its penalties; aux = (new batch_stats, metrics)."""
-    def apply(x, batch_stats, stream):
-        rngs = {"dropout": _device_key(cfg, jax.random.fold_in(key, stream))}
-        logits, mutated = d.apply_fn(variables(params, batch_stats), x, labels, train=True,
-                                     rngs=rngs, mutable=["batch_stats"])
-        return logits, mutated.get("batch_stats", batch_stats)
+    """D's loss with its penalties; aux = (D's new state_vars, metrics)."""
+    def apply(x, state_vars, stream):
+        return _train_apply(cfg, d, params, state_vars, x, labels, key, stream)
 
-    real_logits, batch_stats = apply(real, d.batch_stats, _D_DROPOUT_REAL)
-    fake_logits, batch_stats = apply(fake, batch_stats, _D_DROPOUT_FAKE)
+    real_logits, state_vars = apply(real, d.state_vars, _D_DROPOUT_REAL)
+    fake_logits, state_vars = apply(fake, state_vars, _D_DROPOUT_FAKE)
     d_loss = cfg.loss.d(real_logits, fake_logits)
     metrics = {"d_loss": d_loss, "d_real_logit": real_logits.mean(),
                "d_fake_logit": fake_logits.mean()}
@@ -226,29 +246,32 @@ def _d_loss(cfg: StepConfig, d, real, fake, labels, key, params, *, with_r1):
         eps_shape = (real.shape[0],) + (1,) * (real.ndim - 1)
         eps = _global_draw(cfg, jax.random.uniform, jax.random.fold_in(key, _GP_EPS), eps_shape)
         metrics["gp"] = regularizers.gradient_penalty(
-            lambda x: apply(x, batch_stats, _D_DROPOUT_FAKE)[0], real, fake, eps)
+            lambda x: apply(x, state_vars, _D_DROPOUT_FAKE)[0], real, fake, eps)
         total += cfg.gp_weight * metrics["gp"]
     if cfg.r1_weight:
         metrics["r1"] = (regularizers.r1_penalty(
-            lambda x: apply(x, d.batch_stats, _D_DROPOUT_REAL)[0], real)
+            lambda x: apply(x, d.state_vars, _D_DROPOUT_REAL)[0], real)
                          if with_r1 else jnp.zeros(()))
         total += 0.5 * cfg.r1_weight * cfg.r1_every * metrics["r1"]
-    return total, (batch_stats, metrics)
+    return total, (state_vars, metrics)
 
 
 def _g_update(cfg: StepConfig, g, d, forward: GForward):
-    """One G update against the freshly updated D; D's parameters are only read."""
+    """One G update against the freshly updated D; returns (G, D, metrics), D's parameters only
+    read."""
     def loss_fn(fake):
-        rngs = {"dropout": _device_key(cfg, jax.random.fold_in(forward.key, _D_DROPOUT_FAKE))}
-        # D's batch statistics are not updated by G's pass: they describe D's own training data.
-        fake_logits, _ = d.apply_fn(variables(d.params, d.batch_stats), fake, forward.labels,
-                                    train=True, rngs=rngs, mutable=["batch_stats"])
-        return cfg.loss.g(fake_logits)
+        fake_logits, d_vars = _train_apply(cfg, d, d.params, d.state_vars, fake, forward.labels,
+                                           forward.key, _D_DROPOUT_FAKE)
+        return cfg.loss.g(fake_logits), d_vars
 
-    g_loss, fake_grads = jax.value_and_grad(loss_fn)(forward.fake)
+    (g_loss, d_vars), fake_grads = jax.value_and_grad(loss_fn, has_aux=True)(forward.fake)
     grads, = forward.pullback(fake_grads)
-    grads, batch_stats, g_loss = _pmean(cfg, (grads, forward.batch_stats, g_loss))
+    grads, g_loss = _pmean(cfg, (grads, g_loss))
     with jax.named_scope("grad_norm"):
         metrics = {"g_loss": g_loss, "g_grad_norm": optax.tree.norm(grads)}
+    # D's batch statistics are not updated by G's pass (they describe D's own training data);
+    # its other collections are, as in PyTorch (the module docstring).
+    d = d.replace_state_vars({**d_vars, "batch_stats": d.batch_stats})
     with jax.named_scope("g_optimizer"):
-        return g.apply_gradients(grads=grads, batch_stats=batch_stats), metrics
+        g = g.apply_gradients(grads=grads).replace_state_vars(_pmean_vars(cfg, forward.state_vars))
+        return g, d, metrics

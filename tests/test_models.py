@@ -56,7 +56,7 @@ def test_mlp2d_shapes():
 
 
 def test_unknown_model_lists_valid_names():
-    with pytest.raises(ValueError, match=r"unknown model 'dcgan128'; expected one of \['dcgan', "):
+    with pytest.raises(ValueError, match=r"unknown model 'dcgan128'; expected one of \[.*'dcgan', "):
         jgan.models.get("dcgan128")
 
 
@@ -96,3 +96,87 @@ def test_packed_d_trains_and_rejects_bad_input():
         D.apply(d_vars, jnp.ones((8, 2)), jnp.zeros(8, jnp.int32), train=False)
     with pytest.raises(ValueError, match=r"pack=0; expected a positive integer"):
         jgan.models.get("mlp2d", pack=0)
+
+
+def _shapes(module, *inputs):
+    """The variables' shapes, without computing anything."""
+    return jax.eval_shape(lambda: module.init(jax.random.key(0), *inputs, train=False))
+
+
+@pytest.mark.parametrize("resolution", [32, 48, 64])
+def test_sngan_maps_z_to_images_and_images_to_logits_at_every_resolution(resolution):
+    G, D = jgan.models.get("sngan", resolution=resolution, channels=1, ngf=64, ndf=64)
+    z = jnp.zeros((2, 128))
+    images = jax.eval_shape(lambda v: G.apply(v, z, train=False), _shapes(G, z))
+    assert images.shape == (2, resolution, resolution, 1)
+    x = jnp.zeros(images.shape)
+    logits = jax.eval_shape(lambda v: D.apply(v, x, train=False), _shapes(D, x))
+    assert logits.shape == (2,)
+
+
+def test_lucic_infogan_is_compare_gans_net():
+    G, D = jgan.models.get("lucic_infogan")
+    g_vars, d_vars, images, logits = _init(G, D, z_dim=64)
+    assert images.shape == (2, 28, 28, 1) and logits.shape == (2,)
+    assert -1.0 <= float(images.min()) and float(images.max()) <= 1.0
+    # compare_gan's layers: weights + biases (+ BatchNorm's γ, β).
+    g_expected = (64 * 1024 + 1024) + 2 * 1024 + (1024 * 6272 + 6272) + 2 * 6272 \
+        + (4 * 4 * 128 * 64 + 64) + 2 * 64 + (4 * 4 * 64 * 1 + 1)
+    d_expected = (4 * 4 * 1 * 64 + 64) + (4 * 4 * 64 * 128 + 128) + 2 * 128 \
+        + (6272 * 1024 + 1024) + 2 * 1024 + (1024 + 1)
+    assert _count(g_vars["params"]) == g_expected
+    assert _count(d_vars["params"]) == d_expected
+    _, no_bn = jgan.models.get("lucic_infogan", d_batchnorm=False)
+    assert _count(_shapes(no_bn, images)["params"]) == d_expected - 2 * 128 - 2 * 1024
+
+
+@pytest.mark.parametrize("name", ["dcgan", "seed_dcgan", "mlp2d", "lucic_infogan"])
+def test_spectral_norm_option_keeps_parameter_names_and_adds_the_vectors(name):
+    kw = dict(resolution=32, channels=1, width=8) if name == "dcgan" else {}
+    x = jnp.zeros((2, 2) if name == "mlp2d" else (2, 32 if name == "dcgan" else 28,
+                                                   32 if name == "dcgan" else 28, 1))
+    _, D = jgan.models.get(name, **kw)
+    _, D_sn = jgan.models.get(name, spectral_norm=True, **kw)
+    plain, wrapped = _shapes(D, x), _shapes(D_sn, x)
+    assert jax.tree.structure(plain["params"]) == jax.tree.structure(wrapped["params"])
+    assert "spectral_norm" not in plain and len(wrapped["spectral_norm"]) >= 3
+
+
+def _tiny_cgan_pd():
+    G, D = jgan.models.get("cgan_pd", num_classes=3, channels=1, ngf=8, ndf=8)
+    z, labels = jnp.zeros((2, 128)), jnp.array([0, 2])
+    return G, D, G.init(jax.random.key(0), z, labels, train=False), z, labels
+
+
+def test_conditional_models_reject_missing_labels_and_labels_out_of_range():
+    G, D, g_vars, z, labels = _tiny_cgan_pd()
+    images = G.apply(g_vars, z, labels, train=False)
+    d_vars = D.init(jax.random.key(1), images, labels, train=False)
+    for apply in (lambda l: G.apply(g_vars, z, l, train=False),
+                  lambda l: D.apply(d_vars, images, l, train=False)):
+        with pytest.raises(ValueError, match=r"is class-conditional \(3 classes\): labels \[B\] "
+                                             r"are required, got None(\n|$)"):
+            apply(None)
+        with pytest.raises(ValueError, match=r"got label 3; expected labels in \[0, 3\)(\n|$)"):
+            apply(jnp.array([0, 3]))
+    G, _ = jgan.models.get("dcgan", resolution=32, width=8, num_classes=10)
+    with pytest.raises(ValueError, match=r"dcgan's G is class-conditional \(10 classes\)"):
+        G.init(jax.random.key(0), jnp.zeros((1, 100)), None, train=False)
+
+
+def test_cgan_pd_generator_depends_on_labels():
+    G, _, g_vars, z, _ = _tiny_cgan_pd()
+    z = jax.random.normal(jax.random.key(3), (2, 128))
+    a = G.apply(g_vars, z, jnp.array([0, 0]), train=False)
+    b = G.apply(g_vars, z, jnp.array([1, 1]), train=False)
+    assert not np.allclose(a, b)
+
+
+def test_resnet_gan_bad_options_are_named():
+    with pytest.raises(ValueError, match=r"resolution 40 is not supported; expected one of "
+                                         r"\[32, 48, 64\]"):
+        jgan.models.get("sngan", resolution=40)
+    with pytest.raises(ValueError, match=r"num_classes=0; expected a positive integer"):
+        jgan.models.get("cgan_pd", num_classes=0)
+    with pytest.raises(ValueError, match=r"image_shape \(30, 30, 1\); expected \(H, W, C\)"):
+        jgan.models.get("lucic_infogan", image_shape=(30, 30, 1))

@@ -1,4 +1,5 @@
 """Checkpoints: exact resume after SIGKILL, SIGTERM preemption, generator-only restore, bad input."""
+import shutil
 import signal
 import subprocess
 import sys
@@ -180,3 +181,23 @@ def test_checkpoint_of_another_model_names_the_first_mismatch(ring_config, tmp_p
     with pytest.raises(ValueError, match=r"parameter g/batch_stats/BatchNorm_0/mean has shape "
                                          r"\(32,\) in the checkpoint and \(48,\) in the config"):
         loop.train_and_evaluate(ring_config, tmp_path)
+
+
+def test_spectral_norm_state_resumes_bit_identically_from_the_checkpoint_before_a_kill(
+        ring_config, tmp_path):
+    """A run killed after its step-10 checkpoint (its later checkpoint removed, as if never
+    written) resumes there and ends bit-identical, spectral norm vectors included. (A real
+    SIGKILL: the first test of this file, on the same loop.)"""
+    ring_config.model.kwargs = dict(g_hidden=32, d_hidden=32, spectral_norm=True)
+    ring_config.eval_every, ring_config.sample_every = 0, 100
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    loop.train_and_evaluate(ring_config, whole)
+    shutil.copytree(whole / "checkpoints" / "10", killed / "checkpoints" / "10")
+    loop.train_and_evaluate(ring_config, killed)
+    resumed, _ = _saved_arrays(killed, 20)
+    reference, _ = _saved_arrays(whole, 20)
+    names = [jax.tree_util.keystr(path) for path in reference]
+    assert sum("spectral_norm" in name for name in names) == 8, names  # u, v of 4 layers.
+    assert resumed.keys() == reference.keys()
+    for path, array in reference.items():
+        np.testing.assert_array_equal(resumed[path], array, err_msg=jax.tree_util.keystr(path))

@@ -38,8 +38,8 @@ def test_unknown_config_key_names_the_valid_keys_with_and_without_config(config,
 
 
 @pytest.mark.parametrize("override,expected", [
-    ("--config.model.name=dcgan128", "unknown model 'dcgan128'; expected one of ['dcgan', 'mlp2d', "
-                                     "'seed_dcgan']"),
+    ("--config.model.name=dcgan128", "unknown model 'dcgan128'; expected one of ['cgan_pd', "
+                                     "'dcgan', 'lucic_infogan', 'mlp2d', 'seed_dcgan', 'sngan']"),
     ("--config.loss.name=nonsaturating", "unknown loss 'nonsaturating'; expected one of"),
     ("--config.optimizer.g.name=adamm", "unknown optimizer 'adamm'; expected one of"),
     ("--config.dataset.name=mnits", "dataset 'mnits' split 'train' is not available"),

@@ -77,3 +77,28 @@ def test_engine_donates_the_state_on_accelerators_only():
     new_state, _ = engine.compile(jgan.make_train_step())(state, batch)
     assert not any(leaf.is_deleted() for leaf in jax.tree.leaves(state))
     assert int(new_state.step) == int(state.step) + 1
+
+
+def test_every_replica_holds_the_same_spectral_norm_vectors_under_pmap_and_jit_sharding():
+    batches = [{"image": b["image"][0, :, :2, 0, 0]} for b in _batches(2)]  # 2-D points.
+    results = {}
+    for mode in ("pmap", "jit"):
+        engine = engine_lib.Engine(mode, global_batch=GLOBAL_BATCH)
+        G, D = jgan.models.get("mlp2d", g_hidden=16, d_hidden=16, spectral_norm=True,
+                               axis_name=engine.axis_name)
+        state = jgan.create_state(jax.random.key(0), G, D, optax.adam(1e-3), optax.adam(1e-3),
+                                  z_dim=2, image_shape=(2,))
+        step = engine.compile(jgan.make_train_step(loss="hinge", axis_name=engine.axis_name))
+        initial, state = state.d.collections, engine.put_state(state)
+        for batch in batches:
+            state, _ = step(state, engine.put_batch(batch))
+        vectors = state.d.collections["spectral_norm"]
+        for path, leaf in jax.tree_util.tree_leaves_with_path(vectors):
+            copies = [np.asarray(shard.data) for shard in leaf.addressable_shards]
+            assert len(copies) == NUM_DEVICES, (mode, len(copies))
+            for copy in copies[1:]:  # Bit for bit: computed from the same weights everywhere.
+                np.testing.assert_array_equal(copy, copies[0], err_msg=f"{mode} {path}")
+        results[mode] = engine.local_state(state).d.collections
+        assert not jax.tree.all(jax.tree.map(np.array_equal, results[mode], initial))
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-5), results["pmap"],
+                 results["jit"])

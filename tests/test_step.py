@@ -39,7 +39,7 @@ def test_d_phase_leaves_g_untouched_and_g_phase_leaves_d_untouched():
     assert _equal(after_d.g, state.g)
     assert not _equal(after_d.d.params, state.d.params)
     after_g, _ = jax.jit(step_lib.g_phase, static_argnums=0)(cfg, after_d, _batch())
-    assert _equal(after_g.d, after_d.d)
+    assert _equal(after_g.d, after_d.d)  # This D has no spectral norm, which G's pass updates.
     assert not _equal(after_g.g.params, after_d.g.params)
 
 
@@ -156,3 +156,51 @@ def test_bad_step_options_are_rejected():
         jgan.make_train_step(n_critic=0)
     with pytest.raises(ValueError, match="ema_decay=1.5"):
         jgan.make_train_step(ema_decay=1.5)
+
+
+
+def _sn_state(d_learning_rate=1e-3):
+    G, D = jgan.models.get("mlp2d", g_hidden=16, d_hidden=16, spectral_norm=True)
+    return jgan.create_state(jax.random.key(0), G, D, optax.adam(1e-3, 0.5),
+                             optax.adam(d_learning_rate, 0.5), z_dim=Z_DIM, image_shape=SHAPE)
+
+
+def _iterate(W, u, times):
+    """PyTorch's power iteration (jgan.nn.spectral_norm's formula) in NumPy."""
+    for _ in range(times):
+        v = W.T @ u / np.linalg.norm(W.T @ u)
+        u = W @ v / np.linalg.norm(W @ v)
+    return u
+
+
+def _u(state, name):
+    return np.asarray(state.d.collections["spectral_norm"][f"{name}_sn"]["u"], np.float64)
+
+
+def _matrix(params, name):
+    return np.asarray(params[name]["kernel"], np.float64).T  # PyTorch's [out, in].
+
+
+def test_spectral_norm_advances_twice_per_d_update_and_once_in_g_update():
+    n_critic = 3  # (n_critic = 1: the next test, pass by pass.)
+    state = _sn_state(d_learning_rate=0.0)  # D's weights stay: only the count of passes shows.
+    new, _ = jax.jit(jgan.make_train_step("hinge", n_critic=n_critic))(
+        state, _batch(n_critic=n_critic))
+    for name in state.d.params:  # Dense_0 ... Dense_3, each wrapped.
+        expected = _iterate(_matrix(state.d.params, name), _u(state, name), 2 * n_critic + 1)
+        np.testing.assert_allclose(_u(new, name), expected, atol=1e-5, err_msg=name)
+
+
+def test_g_update_pass_advances_spectral_norm_with_the_updated_d():
+    """D's real and fake passes see its weights before the update, G's pass the updated ones;
+    the G phase changes D's spectral norm vectors and nothing else of D."""
+    cfg = step_lib.StepConfig(jgan.losses.get("hinge"))
+    state = _sn_state()
+    after_d, _ = jax.jit(step_lib.d_phase, static_argnums=0)(cfg, state, _batch())
+    after_g, _ = jax.jit(step_lib.g_phase, static_argnums=0)(cfg, after_d, _batch())
+    assert _equal(after_g.d.replace(collections=None), after_d.d.replace(collections=None))
+    for name in state.d.params:
+        u = _iterate(_matrix(state.d.params, name), _u(state, name), 2)
+        np.testing.assert_allclose(_u(after_d, name), u, atol=1e-5, err_msg=name)
+        u = _iterate(_matrix(after_d.d.params, name), u, 1)
+        np.testing.assert_allclose(_u(after_g, name), u, atol=1e-5, err_msg=name)

@@ -24,7 +24,7 @@ def make_iterator(cfg, *, batch_size: int, image_shape, seed: int, process_index
     """This process's infinite stream of batches of `batch_size` examples for the dataset `cfg`.
 
     `cfg` has `name` (a TFDS dataset prepared in `data_dir`, "folder" with `path`, "ring" or
-    "grid"), `split`, `data_dir` and `num_workers`. Processes read disjoint shards that together
+    "grid"), `split`, `data_dir`, `num_workers` and `fit` ("resize" or "pad": `preprocess`). Processes read disjoint shards that together
     cover the split; each epoch is reshuffled from `seed`.
     """
     name = cfg["name"]
@@ -36,8 +36,10 @@ def make_iterator(cfg, *, batch_size: int, image_shape, seed: int, process_index
         raise ValueError(f"dataset {name!r} has {len(source)} examples: too few for {process_count} "
                          f"process(es) × batch {batch_size}")
     ds = grain.MapDataset.source(source)[process_index::process_count]
+    fit = cfg.get("fit", "resize")
     ds = (ds.shuffle(seed=seed).repeat(None)
-          .map(functools.partial(preprocess, image_shape=tuple(image_shape), crop=CROPS.get(name)))
+          .map(functools.partial(preprocess, image_shape=tuple(image_shape), crop=CROPS.get(name),
+                                 fit=fit))
           .batch(batch_size, drop_remainder=True).to_iter_dataset())
     if cfg.get("num_workers", 0):
         ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=cfg["num_workers"]))
@@ -45,12 +47,12 @@ def make_iterator(cfg, *, batch_size: int, image_shape, seed: int, process_index
 
 
 def load_split(name: str, split: str, image_shape, data_dir: Optional[str] = None,
-               num: Optional[int] = None, start: int = 0) -> dict:
+               num: Optional[int] = None, start: int = 0, fit: str = "resize") -> dict:
     """`num` examples (default: all) of a prepared TFDS split from index `start`, preprocessed, in
     memory: {"image": float32 [N, *image_shape] in [-1, 1], "label": int32 [N]} (labels if any)."""
     source = tfds_source(name, split, data_dir)
     stop = len(source) if num is None else min(start + num, len(source))
-    examples = [preprocess(e, image_shape=tuple(image_shape), crop=CROPS.get(name))
+    examples = [preprocess(e, image_shape=tuple(image_shape), crop=CROPS.get(name), fit=fit)
                 for e in source.__getitems__(list(range(start, stop)))]
     return {k: np.stack([e[k] for e in examples]) for k in examples[0]} if examples else {}
 
@@ -75,9 +77,16 @@ def tfds_source(name: str, split: str, data_dir: Optional[str]):
                          f"dataset there: {prepared}") from None
 
 
-def preprocess(example: dict, *, image_shape: tuple, crop: Optional[int] = None) -> dict:
+FITS = ("resize", "pad")
+
+
+def preprocess(example: dict, *, image_shape: tuple, crop: Optional[int] = None,
+               fit: str = "resize") -> dict:
     """uint8 image -> float32 in [-1, 1] of `image_shape` (the central `crop`×`crop` square first
-    if given; channels converted, centre-cropped and resized if needed); `label` -> int32."""
+    if given; channels converted; centre-cropped and resized if its size differs, or with
+    `fit="pad"` centred on zeros, as Fashion-MNIST is padded to 32×32); `label` -> int32."""
+    if fit not in FITS:
+        raise ValueError(f"dataset fit {fit!r}; expected one of {', '.join(FITS)}")
     image = np.asarray(example["image"])
     if image.ndim == 2:
         image = image[..., None]
@@ -85,7 +94,9 @@ def preprocess(example: dict, *, image_shape: tuple, crop: Optional[int] = None)
         top, left = (image.shape[0] - crop) // 2, (image.shape[1] - crop) // 2
         image = image[top:top + crop, left:left + crop]
     height, width, channels = image_shape
-    if image.shape[:2] != (height, width):
+    if image.shape[:2] != (height, width) and fit == "pad":
+        image = _pad(image, height, width)
+    elif image.shape[:2] != (height, width):
         image = _crop_resize(image, height, width)
     if image.shape[-1] != channels:
         image = _convert_channels(image, channels)
@@ -93,6 +104,15 @@ def preprocess(example: dict, *, image_shape: tuple, crop: Optional[int] = None)
     if "label" in example:
         out["label"] = np.int32(example["label"])
     return out
+
+
+def _pad(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The image centred on a zero (black) canvas of height × width."""
+    h, w = image.shape[:2]
+    if h > height or w > width:
+        raise ValueError(f"fit='pad' takes images no larger than {height}×{width}; got {h}×{w}")
+    top, left = (height - h) // 2, (width - w) // 2
+    return np.pad(image, ((top, height - h - top), (left, width - w - left), (0, 0)))
 
 
 def _crop_resize(image: np.ndarray, height: int, width: int) -> np.ndarray:

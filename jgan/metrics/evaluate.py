@@ -88,7 +88,10 @@ class _Network:
         if key not in _COMPILED:  # Compiled once per weights, reused by every evaluation.
             _COMPILED.clear()
             _COMPILED[key] = module.features_fn(module.load_params())
-        self.features_fn = _COMPILED[key]
+        compiled = _COMPILED[key]
+        # Fashion-MNIST padded to 32×32: the classifier sees the central 28×28, the original.
+        self.features_fn = ((lambda images: compiled(_centre(images, classifier.IMAGE_SHAPE)))
+                            if name == "fmnist" else compiled)
         self.fake = self.features(fake_images)
         self.real = None  # (features, logits) for plain metrics, read on first use.
 
@@ -101,6 +104,15 @@ class _Network:
         share = np.asarray(images[jax.process_index() * per:][:per], np.float32)
         share = np.pad(share, ((0, per - len(share)),) + ((0, 0),) * 3)
         return tuple(out[:n] for out in self.features_fn(share))
+
+
+def _centre(images, shape):
+    """The central shape[0] × shape[1] pixels of images [N, H, W, C] at least that large."""
+    images = np.asarray(images)
+    top, left = (images.shape[1] - shape[0]) // 2, (images.shape[2] - shape[1]) // 2
+    if top < 0 or left < 0:
+        return images  # Smaller images: the network's own check names the shape.
+    return images[:, top:top + shape[0], left:left + shape[1]]
 
 
 def image_metrics(config, fake_images, names) -> dict:
@@ -195,8 +207,9 @@ def stats_dir(config) -> epath.Path:
 def _stats_path(config, net, split: str, num: int) -> epath.Path:
     ds, shape = config.dataset, tuple(config.model.image_shape)
     source = ds.path if ds.name == "folder" else f"{ds.name}-{split}"
-    tag = "-".join([source.replace("/", "_").strip("_"), "x".join(map(str, shape)), net.name,
-                    net.digest[:16], f"n{num}"])
+    fit = ["pad"] if ds.get("fit", "resize") == "pad" else []  # Resized statistics keep their name.
+    tag = "-".join([source.replace("/", "_").strip("_"), "x".join(map(str, shape)), *fit,
+                    net.name, net.digest[:16], f"n{num}"])
     return stats_dir(config) / f"{tag}.npz"
 
 
@@ -232,11 +245,12 @@ def _real_images(config, split: str, start: int, stop: int) -> np.ndarray:
     ds, shape = config.dataset, tuple(config.model.image_shape)
     if ds.name == "folder":
         source = data.folder.ImageFolder(ds.path)
-        examples = [data.preprocess(source[i], image_shape=shape)
+        examples = [data.preprocess(source[i], image_shape=shape, fit=ds.get("fit", "resize"))
                     for i in range(start, min(stop, len(source)))]
         return np.stack([e["image"] for e in examples])
     _ensure_prepared(config)
-    return data.pipeline.load_split(ds.name, split, shape, ds.data_dir, stop - start, start)["image"]
+    return data.pipeline.load_split(ds.name, split, shape, ds.data_dir, stop - start, start,
+                                    fit=ds.get("fit", "resize"))["image"]
 
 
 def _ensure_prepared(config) -> None:

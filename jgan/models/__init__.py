@@ -65,4 +65,4 @@ def _build(name: str, factory, kwargs: dict):
 
 
 # Imported for their registrations.
-from jgan.models import dcgan, mlp2d, seed_dcgan  # noqa: E402,F401
+from jgan.models import dcgan, lucic, mlp2d, resnet, seed_dcgan  # noqa: E402,F401

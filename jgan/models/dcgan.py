@@ -1,7 +1,9 @@
 """DCGAN of Radford et al. (2016): 4×4 kernels, stride-2 (transposed) convolutions, 32 or 64 px.
 
 With `num_classes`, G concatenates a learned label embedding to z and D adds a projection head
-(Miyato & Koyama 2018): logit += <embed(y), sum-pooled features>.
+(Miyato & Koyama 2018): logit += <embed(y), sum-pooled features>. `spectral_norm=True` wraps
+every layer of D with weights in `jgan.nn.SpectralNorm` (its BatchNorm stays; parameter names do
+not change).
 """
 import functools
 import math
@@ -11,7 +13,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jgan import models
-from jgan.nn import BatchNorm, Conv, ConvTranspose
+from jgan.nn import BatchNorm, Conv, ConvTranspose, check_labels, maybe_spectral_norm
 from jgan.nn.convolution import resolve
 
 _init = nn.initializers.normal(0.02)  # The paper's N(0, 0.02) initialisation.
@@ -42,6 +44,7 @@ class Generator(nn.Module):
         features = self.width * 2 ** (n - 1)
         x = z_BxZ
         if self.num_classes:
+            check_labels(labels, self.num_classes, "dcgan's G")
             x = jnp.concatenate([x, nn.Embed(self.num_classes, z_BxZ.shape[-1])(labels)], axis=-1)
         x = nn.Dense(4 * 4 * features, use_bias=False, kernel_init=_init)(x)
         x = nn.relu(bn()(x)).reshape(-1, 4, 4, features)
@@ -55,6 +58,7 @@ class Discriminator(nn.Module):
     resolution: int = 64
     width: int = 64
     num_classes: Optional[int] = None
+    spectral_norm: bool = False
     axis_name: Optional[str] = None
     conv_impl: str = "auto"
 
@@ -64,24 +68,26 @@ class Discriminator(nn.Module):
                                axis_name=self.axis_name, impl=self.conv_impl)
         conv = functools.partial(Conv, kernel_size=(4, 4), strides=(2, 2), padding="SAME",
                                  kernel_init=_init, impl=self.conv_impl)
+        sn = functools.partial(maybe_spectral_norm, enabled=self.spectral_norm, train=train)
         features = self.width
-        x = nn.leaky_relu(conv(features)(x_BxHxWxC), 0.2)
+        x = nn.leaky_relu(sn(conv(features))(x_BxHxWxC), 0.2)
         for _ in range(_num_scales(self.resolution) - 1):
             features *= 2
-            x = nn.leaky_relu(bn()(conv(features, use_bias=False)(x)), 0.2)
-        logits_B = nn.Dense(1, kernel_init=_init)(x.reshape(x.shape[0], -1))[:, 0]
+            x = nn.leaky_relu(bn()(sn(conv(features, use_bias=False))(x)), 0.2)
+        logits_B = sn(nn.Dense(1, kernel_init=_init))(x.reshape(x.shape[0], -1))[:, 0]
         if self.num_classes:
+            check_labels(labels, self.num_classes, "dcgan's D")
             h_BxF = x.sum(axis=(1, 2))
-            logits_B += jnp.sum(nn.Embed(self.num_classes, features)(labels) * h_BxF, axis=-1)
+            logits_B += jnp.sum(sn(nn.Embed(self.num_classes, features))(labels) * h_BxF, axis=-1)
         return logits_B
 
 
 @models.register("dcgan")
 def dcgan(resolution: int = 64, channels: int = 3, width: int = 64,
-          num_classes: Optional[int] = None, axis_name: Optional[str] = None,
-          conv_impl: str = "auto"):
+          num_classes: Optional[int] = None, spectral_norm: bool = False,
+          axis_name: Optional[str] = None, conv_impl: str = "auto"):
     _num_scales(resolution)
     resolve(conv_impl)  # An unknown impl fails here, not inside a trace.
     kw = dict(resolution=resolution, width=width, num_classes=num_classes, axis_name=axis_name,
               conv_impl=conv_impl)
-    return Generator(channels=channels, **kw), Discriminator(**kw)
+    return Generator(channels=channels, **kw), Discriminator(spectral_norm=spectral_norm, **kw)

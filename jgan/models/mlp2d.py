@@ -9,7 +9,7 @@ from typing import Optional
 import flax.linen as nn
 
 from jgan import models
-from jgan.nn import BatchNorm
+from jgan.nn import BatchNorm, maybe_spectral_norm
 
 
 class Generator(nn.Module):
@@ -32,18 +32,21 @@ class Discriminator(nn.Module):
     hidden: int = 200
     depth: int = 3
     maxout_pieces: int = 5
+    spectral_norm: bool = False  # Wraps every Dense in SpectralNorm.
 
     @nn.compact
     def __call__(self, x_BxN, labels=None, *, train: bool):
+        sn = functools.partial(maybe_spectral_norm, enabled=self.spectral_norm, train=train)
         x = x_BxN.reshape(x_BxN.shape[0], -1)
         for _ in range(self.depth):
-            x = nn.Dense(self.hidden * self.maxout_pieces)(x)
+            x = sn(nn.Dense(self.hidden * self.maxout_pieces))(x)
             x = x.reshape(x.shape[0], self.hidden, self.maxout_pieces).max(axis=-1)
-        return nn.Dense(1)(x)[:, 0]
+        return sn(nn.Dense(1))(x)[:, 0]
 
 
 @models.register("mlp2d")
 def mlp2d(out_dim: int = 2, g_hidden: int = 400, d_hidden: int = 200, maxout_pieces: int = 5,
-          axis_name: Optional[str] = None):
+          spectral_norm: bool = False, axis_name: Optional[str] = None):
     return (Generator(out_dim=out_dim, hidden=g_hidden, axis_name=axis_name),
-            Discriminator(hidden=d_hidden, maxout_pieces=maxout_pieces))
+            Discriminator(hidden=d_hidden, maxout_pieces=maxout_pieces,
+                          spectral_norm=spectral_norm))

@@ -10,7 +10,7 @@ import flax.linen as nn
 import jax
 
 from jgan import models
-from jgan.nn import BatchNorm, Conv, ConvTranspose, Dropout
+from jgan.nn import BatchNorm, Conv, ConvTranspose, Dropout, maybe_spectral_norm
 from jgan.nn.convolution import resolve
 
 _glorot = nn.initializers.xavier_uniform()
@@ -39,20 +39,24 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """images [B, 28, 28, 1] -> logits [B]."""
+    """images [B, 28, 28, 1] -> logits [B]; `spectral_norm` wraps its layers in SpectralNorm."""
+    spectral_norm: bool = False
     conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, x_BxHxWxC, labels=None, *, train: bool):
         conv = functools.partial(Conv, kernel_size=(5, 5), strides=(2, 2), padding="SAME",
                                  kernel_init=_glorot, impl=self.conv_impl)
-        x = Dropout(0.3, deterministic=not train)(_leaky_relu(conv(64)(x_BxHxWxC)))
-        x = Dropout(0.3, deterministic=not train)(_leaky_relu(conv(128)(x)))
+        sn = functools.partial(maybe_spectral_norm, enabled=self.spectral_norm, train=train)
+        x = Dropout(0.3, deterministic=not train)(_leaky_relu(sn(conv(64))(x_BxHxWxC)))
+        x = Dropout(0.3, deterministic=not train)(_leaky_relu(sn(conv(128))(x)))
         x = x.reshape(x.shape[0], -1)
-        return nn.Dense(1, kernel_init=_glorot)(x)[:, 0]
+        return sn(nn.Dense(1, kernel_init=_glorot))(x)[:, 0]
 
 
 @models.register("seed_dcgan")
-def seed_dcgan(axis_name: Optional[str] = None, conv_impl: str = "auto"):
+def seed_dcgan(axis_name: Optional[str] = None, spectral_norm: bool = False,
+               conv_impl: str = "auto"):
     resolve(conv_impl)  # An unknown impl fails here, not inside a trace.
-    return Generator(axis_name=axis_name, conv_impl=conv_impl), Discriminator(conv_impl=conv_impl)
+    return (Generator(axis_name=axis_name, conv_impl=conv_impl),
+            Discriminator(spectral_norm=spectral_norm, conv_impl=conv_impl))

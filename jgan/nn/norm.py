@@ -17,10 +17,18 @@ from jgan.nn import convolution
 
 
 class BatchNorm(nn.Module):
-    """`flax.linen.BatchNorm` over the last axis (see the module docstring for the CPU path)."""
+    """`flax.linen.BatchNorm` over the last axis (see the module docstring for the CPU path).
+
+    `unbiased_running_var`: the running variance averages the unbiased batch variance
+    (n/(n − 1) times the one that normalises), as PyTorch's BatchNorm does; Flax averages the
+    biased one.
+    """
     use_running_average: Optional[bool] = None
     momentum: float = 0.99
     epsilon: float = 1e-5
+    use_bias: bool = True
+    use_scale: bool = True
+    unbiased_running_var: bool = False
     axis_name: Optional[str] = None
     impl: str = "auto"  # As in jgan.nn.convolution.
 
@@ -31,13 +39,18 @@ class BatchNorm(nn.Module):
         features = (x.shape[-1],)
         ra_mean = self.variable("batch_stats", "mean", jnp.zeros, features, jnp.float32)
         ra_var = self.variable("batch_stats", "var", jnp.ones, features, jnp.float32)
-        scale = self.param("scale", nn.initializers.ones, features, jnp.float32)
-        bias = self.param("bias", nn.initializers.zeros, features, jnp.float32)
+        scale = (self.param("scale", nn.initializers.ones, features, jnp.float32)
+                 if self.use_scale else jnp.ones(features, jnp.float32))
+        bias = (self.param("bias", nn.initializers.zeros, features, jnp.float32)
+                if self.use_bias else jnp.zeros(features, jnp.float32))
         if use_running_average:
             return normalize(x, ra_mean.value, ra_var.value, scale, bias, self.epsilon)
         train = _reference_train if convolution.resolve(self.impl) == "lax" else _cpu_train
         x_NxC = x.reshape(-1, x.shape[-1])
         y_NxC, (mean, var) = train(x_NxC, scale, bias, self.epsilon, self.axis_name)
+        if self.unbiased_running_var:
+            n = x_NxC.shape[0] * (1 if self.axis_name is None else lax.axis_size(self.axis_name))
+            var = var * n / max(n - 1, 1)
         if not self.is_initializing():
             ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
             ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var

@@ -56,18 +56,20 @@ class Checkpointer:
         """
         for step in sorted(self.manager.all_steps(), reverse=True):
             check_compatible(self.manager, step, template)
+            target = _abstract(template)
             try:
+                target = _saved_part(target, self.manager.item_metadata(step)["state"])
                 restored = self.manager.restore(step, args=ocp.args.Composite(
                     state=ocp.args.PyTreeRestore(
-                        _abstract(template),
-                        restore_args=ocp.checkpoint_utils.construct_restore_args(_abstract(template))),
+                        target, restore_args=ocp.checkpoint_utils.construct_restore_args(target)),
                     data=ocp.args.JsonRestore()))
             except Exception as e:  # noqa: BLE001 — corruption surfaces as many error types.
                 warnings.warn(f"checkpoint step {step} in {self.directory} is unreadable "
                               f"({type(e).__name__}: {str(e).splitlines()[0][:200]}); trying an "
                               f"older one")
                 continue
-            state = serialization.from_state_dict(template, restored.state)
+            state = serialization.from_state_dict(
+                template, _with_template(restored.state, serialization.to_state_dict(template)))
             return state, restored.data
         return template, None
 
@@ -109,6 +111,23 @@ def _handlers() -> dict:
 
 def _abstract(template):
     return jax.tree.map(ocp.utils.to_shape_dtype_struct, serialization.to_state_dict(template))
+
+
+def _saved_part(target, saved):
+    """`target` without the entries a checkpoint lacks that hold no arrays: fields added to the
+    state since it was written, such as a model's empty `collections`."""
+    if not isinstance(target, dict) or not hasattr(saved, "keys"):  # Orbax's own mapping type.
+        return target
+    keys = set(saved.keys())
+    return {k: _saved_part(v, saved[k]) if k in keys else v for k, v in target.items()
+            if k in keys or jax.tree.leaves(v)}
+
+
+def _with_template(restored, template):
+    """`restored` with the entries `_saved_part` left out taken from `template`."""
+    if not isinstance(template, dict):
+        return restored
+    return {k: _with_template(restored[k], v) if k in restored else v for k, v in template.items()}
 
 
 def check_compatible(manager, step: int, template: GANState) -> None:
@@ -167,16 +186,19 @@ def load_generator(workdir, step: Optional[int] = None, ema: bool = True):
     finally:
         manager.close()
     G, _ = jgan.models.get(config.model.name, **config.model.kwargs)
-    params, batch_stats = ((state["g_ema_params"], state.get("g_ema_batch_stats"))
-                           if ema else (state["g"]["params"], state["g"].get("batch_stats")))
-    return G, state_lib.variables(params, batch_stats or {}), config
+    g = state.get("g", {})
+    params, batch_stats, collections = (
+        (state["g_ema_params"], state.get("g_ema_batch_stats"), state.get("g_ema_collections"))
+        if ema else (g["params"], g.get("batch_stats"), g.get("collections")))
+    return G, state_lib.variables(params, batch_stats or {}, collections), config
 
 
 def _generator_subtree(metadata, ema: bool) -> dict:
     """The part of the saved state tree that sampling needs, as restore targets."""
     as_target = lambda tree: jax.tree.map(lambda m: np.zeros(m.shape, m.dtype), tree)
     if ema:
-        return {k: as_target(metadata[k]) for k in ("g_ema_params", "g_ema_batch_stats")
+        return {k: as_target(metadata[k]) for k in ("g_ema_params", "g_ema_batch_stats",
+                                                    "g_ema_collections")
                 if metadata.get(k) is not None}
-    return {"g": {k: as_target(metadata["g"][k]) for k in ("params", "batch_stats")
+    return {"g": {k: as_target(metadata["g"][k]) for k in ("params", "batch_stats", "collections")
                   if metadata["g"].get(k) is not None}}

@@ -140,9 +140,22 @@ def _next_batch(config, data_it) -> dict:
     batch = next(data_it)
     if not config.model.num_classes:
         batch = {"image": batch["image"]}
+    else:
+        _check_labels(batch.get("label"), config.model.num_classes)
     if config.loss.n_critic > 1:
         batch = jax.tree.map(lambda x: x.reshape(config.loss.n_critic, -1, *x.shape[1:]), batch)
     return batch
+
+
+def _check_labels(labels, num_classes: int) -> None:
+    """Labels a conditional model cannot take fail here, not as NaNs inside the step."""
+    if labels is None:
+        raise ValueError(f"config.model.num_classes={num_classes} but the dataset has no labels")
+    bad = [k for k in (labels.min(), labels.max()) if not 0 <= k < num_classes] if labels.size \
+        else []
+    if bad:
+        raise ValueError(f"dataset label {bad[-1]} is outside config.model.num_classes="
+                         f"{num_classes} (labels 0..{num_classes - 1})")
 
 
 class _LogWindow:
@@ -176,7 +189,8 @@ class _LogWindow:
 
 def _evaluate(config, state: GANState, step: int, writer) -> None:
     """Logs `config.eval.metrics` of the G-EMA (TensorBoard and metrics.jsonl)."""
-    g_vars = jgan.state.variables(state.g_ema_params, state.g_ema_batch_stats)
+    g_vars = jgan.state.variables(state.g_ema_params, state.g_ema_batch_stats,
+                                  state.g_ema_collections)
     results = evaluate.evaluate(config, state.g.apply_fn, g_vars, config.eval.metrics,
                                 config.eval.num_samples, seed=config.seed + 2)
     writer.scalars(step, {f"eval/{k}": v for k, v in results.items()})
@@ -187,14 +201,16 @@ def _evaluate(config, state: GANState, step: int, writer) -> None:
 
 def _write_samples(config, state: GANState, step: int, writer) -> None:
     """Samples from a fixed z (the same every time, so pictures are comparable across steps)."""
-    num = config.num_sample_images
-    labels = (np.arange(num) % config.model.num_classes) if config.model.num_classes else None
+    num, cols = config.num_sample_images, int(math.ceil(math.sqrt(config.num_sample_images)))
+    # A conditional G draws one class per row of the grid (classes repeat if rows outnumber them).
+    labels = (np.arange(num) // cols % config.model.num_classes) if config.model.num_classes \
+        else None
     samples = np.asarray(jgan.sample(state, jax.random.key(config.seed + 1), num=num,
                                      labels=labels))
     if samples.ndim == 2:  # 2-D points: a scatter plot over the data's modes.
         centres = data.toy2d.modes(config.dataset.name)[0] if config.dataset.name in ("ring", "grid") else None
         picture = plots.scatter(samples, centres)
     else:
-        picture = plots.image_grid(samples, cols=int(math.ceil(math.sqrt(num))))
+        picture = plots.image_grid(samples, cols=cols)
     writer.save_png(f"samples/step_{step:06d}.png", picture)
     writer.image(step, "samples", picture)

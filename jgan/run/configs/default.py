@@ -43,6 +43,7 @@ def get_config():
     config.dataset.source = ml_collections.FieldReference(None, field_type=str)
     config.dataset.path = ml_collections.FieldReference(None, field_type=str)
     config.dataset.num_workers = 0
+    config.dataset.fit = "resize"      # To image_shape: "resize", or "pad" (centred on zeros).
 
     config.parallel = ml_collections.ConfigDict()
     config.parallel.mode = "jit"       # "jit" (Mesh + NamedSharding) or "pmap".

@@ -1,0 +1,1 @@
+../../jgan/run/configs/cgan_pd_fashion_mnist.py

@@ -1,0 +1,1 @@
+../../jgan/run/configs/lucic_fashion_mnist.py

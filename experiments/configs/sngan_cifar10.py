@@ -1,0 +1,1 @@
+../../jgan/run/configs/sngan_cifar10.py

@@ -1,0 +1,1 @@
+../../jgan/run/configs/sngan_fashion_mnist.py
