@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from jgan.run import configs
+from jgan.run import configs, preemption
 
 _USAGE = """usage: jgan COMMAND [--help]
 
@@ -17,7 +17,7 @@ commands:
   evaluate  score a checkpoint:          jgan evaluate --workdir runs/ring --metrics modes
   prepare   build a dataset offline:     jgan prepare fashion_mnist
 """
-_ERRORS = (FileNotFoundError, ValueError, FloatingPointError, RuntimeError)
+_ERRORS = (FileNotFoundError, ValueError, FloatingPointError, RuntimeError, OSError)
 
 
 def main(argv=None) -> None:
@@ -32,11 +32,15 @@ def main(argv=None) -> None:
 
 
 def train(argv) -> None:
+    preemption.catch()  # A preemption notice during start-up and compilation is honoured too.
     parser = _parser(argv[0], "Train a GAN from a config; `--config.KEY=VALUE` overrides a key.")
     parser.add_argument("--config", default=configs.DEFAULT,
                         help=f"a config name {configs.names()} (':variant' allowed) or a "
                              f"get_config() .py file (default: %(default)s)")
     parser.add_argument("--workdir", required=True, help="checkpoints, logs and samples")
+    parser.add_argument("--allow_config_change", action="store_true",
+                        help="resume even if the config differs from the checkpoint's in keys "
+                             "that shape training (model, loss, optimizer, batch, data, seed)")
     parser.add_argument("--multihost", action="store_true", help="join a multi-process job "
                         "(jax.distributed.initialize; automatic on TPU VMs)")
     parser.add_argument("--coordinator_address", help="host:port of process 0 (outside TPU VMs)")
@@ -47,7 +51,8 @@ def train(argv) -> None:
     args, overrides = parser.parse_known_args(argv[1:])
     config = _or_exit(lambda a: configs.load(a.config, overrides), args)
     from jgan.run import loop  # noqa: PLC0415 — after parsing: keeps --help and errors fast.
-    _or_exit(lambda a: loop.run(config, a.workdir, multihost=a.multihost,
+    _or_exit(lambda a: loop.run(config, a.workdir, allow_config_change=a.allow_config_change,
+                                multihost=a.multihost,
                                 coordinator=a.coordinator_address, num_processes=a.num_processes,
                                 process_id=a.process_id, timeout_s=a.distributed_timeout), args)
 
