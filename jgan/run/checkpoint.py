@@ -19,7 +19,8 @@ from flax import serialization
 
 import jgan
 from jgan import state as state_lib
-from jgan.run import integrity, preemption, storage
+from jgan.run import config_diff, integrity, preemption, storage
+from jgan.run.configs import default
 from jgan.state import GANState
 
 ITEMS = ("state", "data", "config", "meta")
@@ -127,7 +128,8 @@ class Checkpointer:
 
     def _naming_disk_full(self):
         def hint():
-            done = self.manager.all_steps(read=True)
+            self.manager.reload()
+            done = self.manager.all_steps()
             return (f"the last complete checkpoint is step {max(done)}" if done else
                     "no checkpoint is complete") + "; free space, then rerun to resume from it"
         return storage.naming(self.directory, f"saving checkpoint step {self._saving} in", hint)
@@ -200,23 +202,40 @@ def load_generator(workdir, step: Optional[int] = None, ema: bool = True):
         if step not in manager.all_steps():
             raise FileNotFoundError(f"no checkpoint for step {step} in {manager.directory}; "
                                     f"available: {sorted(manager.all_steps())}")
+        where = f"checkpoint step {step} in {manager.directory}"
         try:
-            restored = manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))
-            config = ml_collections.ConfigDict(restored.config)
+            items = manager.restore(step, args=ocp.args.Composite(
+                config=ocp.args.JsonRestore(), meta=ocp.args.JsonRestore()))
+            integrity.verify_json(items.meta, step, items.config)
             wanted = _generator_subtree(manager.item_metadata(step)["state"], ema)
             state = manager.restore(step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(
                 item=wanted, restore_args=jax.tree.map(
                     lambda _: ocp.RestoreArgs(restore_type=np.ndarray), wanted),
                 partial_restore=True))).state
+            integrity.verify_state(items.meta, state, partial=True)
         except Exception as e:  # noqa: BLE001
-            raise ValueError(f"checkpoint step {step} in {manager.directory} is corrupt or "
-                             f"unreadable: {type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
+            raise ValueError(f"{where} is corrupt or unreadable: {type(e).__name__}: "
+                             f"{str(e).splitlines()[0][:200] if str(e) else ''}") from None
     finally:
         manager.close()
-    G, _ = jgan.models.get(config.model.name, **config.model.kwargs)
+    config = _trusted_config(items.config, where)
+    try:
+        G, _ = jgan.models.get(config.model.name, **config.model.kwargs)
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
     params, batch_stats = ((state["g_ema_params"], state.get("g_ema_batch_stats"))
                            if ema else (state["g"]["params"], state["g"].get("batch_stats")))
     return G, state_lib.variables(params, batch_stats or {}), config
+
+
+def _trusted_config(saved, where: str) -> ml_collections.ConfigDict:
+    """The saved config (plain JSON, never code) if every key is one jgan knows."""
+    schema = json.loads(default.get_config().to_json())
+    unknown = config_diff.unknown_keys(saved, schema) if isinstance(saved, dict) else ["(not a dict)"]
+    if unknown:
+        raise ValueError(f"{where}: its config has unknown key {unknown[0]!r}; expected the keys "
+                         f"of jgan's default config (jgan/run/configs/default.py)")
+    return ml_collections.ConfigDict(saved)
 
 
 def _generator_subtree(metadata, ema: bool) -> dict:

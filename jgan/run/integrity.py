@@ -48,15 +48,16 @@ def verify_json(meta: dict, step: int, config: dict) -> None:
         raise ValueError("config differs from its SHA-256 in meta")
 
 
-def verify_state(meta: dict, state_dict: dict, data_state) -> None:
-    """Raises ValueError naming the first array (or the data state) that differs from `meta`."""
-    if "data_sha256" in meta and digest(data_state) != meta["data_sha256"]:
+def verify_state(meta: dict, state_dict: dict, data_state=None, partial: bool = False) -> None:
+    """Raises ValueError naming the first array (or the data state) that differs from `meta`;
+    `partial`: `state_dict` holds some of the arrays (the generator's), and no data state."""
+    if not partial and "data_sha256" in meta and digest(data_state) != meta["data_sha256"]:
         raise ValueError("data state differs from its SHA-256 in meta")
     saved = meta.get("fingerprints")
     if saved is None:  # A checkpoint written before fingerprints: nothing to compare.
         return
     now = fingerprints(state_dict)
-    for name in sorted(set(saved) | set(now)):
+    for name in sorted(set(now) if partial else set(saved) | set(now)):
         if saved.get(name) != now.get(name):
             raise ValueError(f"array {name} differs from its fingerprint in meta")
 

@@ -7,6 +7,7 @@ run survives (kills, preemption, a full disk, corrupt checkpoints, NaNs, a secon
 """
 import contextlib
 import json
+import logging as std_logging
 import math
 import time
 from typing import Optional
@@ -53,6 +54,9 @@ def run(config, workdir, *, allow_config_change: bool = False, multihost: bool =
         process_id: Optional[int] = None, timeout_s: int = 120) -> GANState:
     """`jgan train`: process settings, joining a multi-process job if asked, then the run."""
     logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO level.
+    # A failed Orbax save leaves futures nobody reads; asyncio would log each at exit, after
+    # the one-line error that says what happened.
+    std_logging.getLogger("asyncio").setLevel(std_logging.CRITICAL)
     # On CPU the steps run on the calling thread (jgan.cpu.configure says why). JAX reads this
     # when it creates its CPU client, so before any use; accelerators' clients ignore it.
     jax.config.update("jax_cpu_enable_async_dispatch", False)
@@ -114,7 +118,12 @@ def _restore(config, workdir, engine, state, ckpt, allow_config_change):
             print(note, flush=True)
 
     restored, data_state = ckpt.restore_latest(engine.to_global(state), check_config)
-    return (state, None) if data_state is None else (engine.from_global(restored), data_state)
+    if data_state is None:
+        return state, None
+    if jax.process_index() == 0:
+        print(f"jgan: resumed from checkpoint step {int(restored.step)} in {ckpt.directory}",
+              flush=True)
+    return engine.from_global(restored), data_state
 
 
 def _make_input(config, engine):
@@ -134,6 +143,11 @@ def _loop(config, engine, step_fn, state, data_it, ckpt, writer):
     start = int(engine.local_state(state).step)
     progress = tqdm.tqdm(total=config.num_steps, initial=start, disable=jax.process_index() != 0,
                          dynamic_ncols=True, desc="train")
+    with progress:  # Closed before an error is reported, so the error is the last line.
+        return _steps(config, engine, step_fn, state, data_it, ckpt, writer, progress, start)
+
+
+def _steps(config, engine, step_fn, state, data_it, ckpt, writer, progress, start):
     log = _LogWindow(config, writer, progress, finite.names(engine.local_state(state)))
     pending = None  # (step, metrics) of the step dispatched last, not read yet.
     for step in range(start + 1, config.num_steps + 1):
@@ -165,7 +179,6 @@ def _loop(config, engine, step_fn, state, data_it, ckpt, writer):
     if pending is not None:
         log.add(*pending)
     ckpt.wait()
-    progress.close()
     return state
 
 
