@@ -52,9 +52,10 @@ TMPFS = 64 << 20
 class Soak:
     """The reference run, the chains and their records."""
 
-    def __init__(self, root: pathlib.Path, steps: int, seed: int, kinds, use_tmpfs: bool):
+    def __init__(self, root: pathlib.Path, steps: int, seed: int, kinds, use_tmpfs: bool,
+                 plan: bool = False):
         self.root, self.steps, self.rng = root, steps, random.Random(seed)
-        self.use_tmpfs = use_tmpfs
+        self.use_tmpfs, self.plan = use_tmpfs, plan
         self.kinds = [k for k in kinds if use_tmpfs or k != "disk_full"]
         self.records = []
 
@@ -102,7 +103,7 @@ class Soak:
             mount(workdir, TMPFS)
         state = dict(workdir=workdir, good=0, corrupted=set(), pending=[], faults=[])
         try:
-            for _ in range(min(budget, self.rng.randint(3, 6))):
+            for _ in range(budget if self.plan else min(budget, self.rng.randint(3, 6))):
                 kind = self.pick(state)
                 if kind is None:
                     break
@@ -123,9 +124,13 @@ class Soak:
                 subprocess.run(["umount", str(workdir)], check=False)
 
     def pick(self, state):
+        """A fault that can act now (random, or the next of a plan); None ends the chain."""
         near_end = state["good"] >= self.steps - EVERY["checkpoint_every"]
         allowed = [k for k in self.kinds if not (near_end and k.startswith("kill_") and k != "kill_startup")
                    and not (state["good"] == 0 and (k.startswith("corrupt") or k == "config_edit"))]
+        if self.plan:
+            done = len(self.records) + len(state["faults"])
+            return self.kinds[done] if done < len(self.kinds) and self.kinds[done] in allowed else None
         return self.rng.choice(allowed) if allowed else None
 
     def segment(self, state, proc, timeout=600):
@@ -388,18 +393,23 @@ def table(records) -> str:
     return "\n".join(lines)
 
 
-def soak(faults: int, seed: int, steps: int = 200, kinds=KINDS, root=None) -> list[dict]:
-    """Injects `faults` faults; returns one record per fault (kind, ok, exact, lost, note)."""
+def soak(faults: int, seed: int, steps: int = 200, kinds=KINDS, plan: bool = False,
+         root=None) -> list[dict]:
+    """Injects `faults` faults drawn from `kinds` (or `kinds` in order, with `plan`, in one
+    chain); returns one record per fault (kind, ok, exact, lost, note)."""
     with tempfile.TemporaryDirectory(prefix="jgan-soak-", dir=root) as tmp:
         root = pathlib.Path(tmp)
-        runner = Soak(root, steps, seed, kinds, use_tmpfs="disk_full" in kinds and can_mount(root))
+        runner = Soak(root, steps, seed, kinds, "disk_full" in kinds and can_mount(root), plan)
         if "disk_full" in kinds and not runner.use_tmpfs:
             print("disk_full left out: this process cannot mount a tmpfs", flush=True)
+        faults = min(faults, len(runner.kinds)) if plan else faults
         runner.reference()
         index = 0
         while len(runner.records) < faults:
             runner.chain(index, faults - len(runner.records))
             index += 1
+            if plan:
+                break
         shutil.rmtree(root, ignore_errors=True)
         return runner.records
 

@@ -55,7 +55,7 @@ class WorkdirLock:
         if previous:
             print(f"jgan: took over {self.path} from a run that ended without releasing it "
                   f"({describe(previous)})", flush=True)
-        return previous
+        return previous or None
 
     def check(self) -> None:
         """Raises if another run has taken a bucket lock over (a flock cannot be taken)."""
