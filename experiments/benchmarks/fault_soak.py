@@ -125,13 +125,19 @@ class Soak:
 
     def pick(self, state):
         """A fault that can act now (random, or the next of a plan); None ends the chain."""
-        near_end = state["good"] >= self.steps - EVERY["checkpoint_every"]
-        allowed = [k for k in self.kinds if not (near_end and k.startswith("kill_") and k != "kill_startup")
-                   and not (state["good"] == 0 and (k.startswith("corrupt") or k == "config_edit"))]
+        allowed = [k for k in self.kinds if self.can_act(k, state)]
         if self.plan:
             done = len(self.records) + len(state["faults"])
             return self.kinds[done] if done < len(self.kinds) and self.kinds[done] in allowed else None
         return self.rng.choice(allowed) if allowed else None
+
+    def can_act(self, kind: str, state) -> bool:
+        """Corruption and config edits need a checkpoint; failpoints a step still to come."""
+        if kind.startswith("corrupt") or kind == "config_edit":
+            return state["good"] > 0
+        every = dict(kill_step=1, nan=1, kill_save=EVERY["checkpoint_every"],
+                     kill_eval=EVERY["eval_every"], kill_samples=EVERY["sample_every"]).get(kind)
+        return every is None or bool(self.steps_left(state, every))
 
     def segment(self, state, proc, timeout=600):
         """Waits for `proc`; notes where it resumed and what that lost; returns (rc, out, err)."""
@@ -155,9 +161,11 @@ class Soak:
         print(f"chain did not finish: {err[-2000:]}", flush=True)
         return False
 
+    def steps_left(self, state, every: int) -> list[int]:
+        return [s for s in range(state["good"] + 1, self.steps + 1) if s % every == 0]
+
     def fault_step(self, state, every: int):
-        steps = [s for s in range(state["good"] + 1, self.steps + 1) if s % every == 0]
-        return self.rng.choice(steps) if steps else None
+        return self.rng.choice(self.steps_left(state, every))
 
     # ------------------------------------------------------------------ the faults
     def kill_startup(self, state, record):
@@ -208,15 +216,18 @@ class Soak:
     def disk_full(self, state, record):
         workdir = state["workdir"]
         vfs = os.statvfs(workdir)
-        used = (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize
+        # A killed save's partial copy is removed at start-up: that space does not count.
+        leftovers = sum(-(-f.stat().st_size // 4096) * 4096 for d in
+                        (workdir / "checkpoints").glob("*orbax-checkpoint-tmp*") for f in d.rglob("*")
+                        if f.is_file()) if (workdir / "checkpoints").exists() else 0
+        used = (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize - leftovers
         extra = self.rng.randint(2, 60) * 4096
         subprocess.run(["mount", "-o", f"remount,size={used + extra}", str(workdir)], check=True)
         rc, out, err = self.segment(state, self.launch(workdir))
         subprocess.run(["mount", "-o", f"remount,size={TMPFS}", str(workdir)], check=True)
         last = err.strip().splitlines()[-1] if err.strip() else ""
         named = last.startswith("error: no space left on device") and str(workdir) in last
-        record.update(ok=(rc == 1 and named) or rc == 0, note=f"rc {rc}: {last[:160]}",
-                      extra_kib=extra // 1024)
+        record.update(ok=rc == 1 and named, note=f"rc {rc}: {last[:200]}", extra_kib=extra // 1024)
         state["pending"].append(record)
 
     def corrupt(self, state, record):
@@ -303,6 +314,11 @@ def can_mount(root: pathlib.Path) -> bool:
         return False
     subprocess.run(["umount", str(probe)], check=False)
     return True
+
+
+def can_mount_here() -> bool:
+    with tempfile.TemporaryDirectory() as tmp:
+        return can_mount(pathlib.Path(tmp))
 
 
 def read_checkpoint(workdir, step: int):
