@@ -32,7 +32,6 @@ def main(argv=None) -> None:
 
 
 def train(argv) -> None:
-    preemption.catch()  # A preemption notice during start-up and compilation is honoured too.
     parser = _parser(argv[0], "Train a GAN from a config; `--config.KEY=VALUE` overrides a key.")
     parser.add_argument("--config", default=configs.DEFAULT,
                         help=f"a config name {configs.names()} (':variant' allowed) or a "
@@ -49,6 +48,8 @@ def train(argv) -> None:
     parser.add_argument("--distributed_timeout", type=int, default=120,
                         help="seconds to wait for the coordinator")
     args, overrides = parser.parse_known_args(argv[1:])
+    if not (args.multihost or args.coordinator_address):  # Else JAX's own notifier handles it.
+        preemption.catch()  # A preemption notice during start-up and compilation is honoured too.
     config = _or_exit(lambda a: configs.load(a.config, overrides), args)
     from jgan.run import loop  # noqa: PLC0415 — after parsing: keeps --help and errors fast.
     _or_exit(lambda a: loop.run(config, a.workdir, allow_config_change=a.allow_config_change,
