@@ -12,6 +12,7 @@ import sys
 import time
 
 import jax
+import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
@@ -338,3 +339,14 @@ def test_a_resume_drops_what_a_killed_run_logged_after_its_checkpoint(tmp_path):
     events = event_accumulator.EventAccumulator(str(tmp_path / "tensorboard"))
     events.Reload()
     assert [(e.step, e.value) for e in events.Scalars("d_loss")] == [(5, 5.0), (10, 10.0), (15, -15.0)]
+
+
+def test_resuming_with_another_optimizer_is_not_taken_for_a_corrupt_checkpoint(trained, tmp_path):
+    """SGD has no Adam moments: the checkpoint holds other tensors, not damaged ones."""
+    workdir = _copy(trained, tmp_path)
+    config = _tiny()
+    config.optimizer.d = ml_collections.ConfigDict(dict(name="sgd", learning_rate=1e-3))
+    with pytest.raises(ValueError, match=r"checkpoint step 20 does not fit this config: it has "
+                                         r"d/opt_state/\S+ \(0 tensors missing, \d+ extra"):
+        loop.train_and_evaluate(config, workdir, allow_config_change=True)
+    assert sorted(p.name for p in (workdir / "checkpoints").iterdir()) == ["10", "20"]

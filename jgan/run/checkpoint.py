@@ -161,18 +161,26 @@ def _abstract(template):
 
 
 def check_compatible(manager, step: int, template: GANState) -> None:
-    """Raises if checkpoint `step` holds arrays whose shapes differ from `template`'s."""
+    """Raises if checkpoint `step` holds other arrays than `template` (another model or optimizer:
+    not a corrupt checkpoint, so no older one is tried), or arrays of other shapes."""
     try:
         saved = manager.item_metadata(step)["state"]
     except Exception:  # noqa: BLE001 — unreadable metadata: let the restore report it.
         return
     if saved is None:
         return
-    expected = serialization.to_state_dict(template)
+    expected = dict(jax.tree_util.tree_flatten_with_path(serialization.to_state_dict(template))[0])
     saved_flat = dict(jax.tree_util.tree_flatten_with_path(saved)[0])
-    for path, leaf in jax.tree_util.tree_flatten_with_path(expected)[0]:
-        have = saved_flat.get(path)
-        if have is not None and tuple(have.shape) != tuple(np.shape(leaf)):
+    missing = [path for path in expected if path not in saved_flat]
+    extra = [path for path in saved_flat if path not in expected]
+    if missing or extra:
+        first = (f"lacks {_name(missing[0])}" if missing else f"has {_name(extra[0])}")
+        raise ValueError(f"checkpoint step {step} does not fit this config: it {first} "
+                         f"({len(missing)} tensors missing, {len(extra)} extra; another model or "
+                         f"optimizer?)")
+    for path, leaf in expected.items():
+        have = saved_flat[path]
+        if tuple(have.shape) != tuple(np.shape(leaf)):
             raise ValueError(f"checkpoint step {step} does not fit this model: parameter "
                              f"{_name(path)} has shape {tuple(have.shape)} in the checkpoint and "
                              f"{tuple(np.shape(leaf))} in the config")
