@@ -91,9 +91,11 @@ class Soak:
 
     @staticmethod
     def wait_for_lock(workdir, proc) -> None:
-        """Until `proc` holds the workdir: from then on jgan honours SIGTERM."""
+        """Until `proc` holds the workdir (the lock names its pid): from then on jgan honours
+        SIGTERM. A lock file may still name a killed run."""
         lock = workdir / "run.lock"
-        while proc.poll() is None and not (lock.exists() and lock.stat().st_size):
+        while proc.poll() is None and f'"pid": {proc.pid},' not in (
+                lock.read_text() if lock.exists() else ""):
             time.sleep(0.01)
 
     # ------------------------------------------------------------------ one chain
@@ -110,7 +112,11 @@ class Soak:
                 if kind is None:
                     break
                 record = dict(kind=kind, chain=index, ok=False, lost=0, note="")
+                state["last"] = {}
                 getattr(self, kind if not kind.startswith("corrupt") else "corrupt")(state, record)
+                record.update(resumed=state["last"].get("start"))  # Where its process started.
+                if not record["ok"]:
+                    record.update(stderr=state["last"].get("stderr"))
                 state["faults"].append(record)
                 if state.get("done"):
                     break
@@ -148,6 +154,7 @@ class Soak:
         out, err = proc.communicate(timeout=timeout)
         resumed = re.search(r"resumed from checkpoint step (\d+)", out)
         start = int(resumed.group(1)) if resumed else (0 if "train:" in err else None)
+        state["last"] = dict(start=start, stderr=err[-1500:])
         if start is not None and state["pending"]:
             state["pending"][-1]["lost"] += max(0, state["good"] - start)
             state["pending"] = []
@@ -166,7 +173,10 @@ class Soak:
         return False
 
     def steps_left(self, state, every: int) -> list[int]:
-        return [s for s in range(state["good"] + 1, self.steps + 1) if s % every == 0]
+        """Steps the next run will reach: after every checkpoint (a corrupted one may prove
+        harmless and be resumed from)."""
+        latest = max(committed(state["workdir"]), default=0)
+        return [s for s in range(latest + 1, self.steps + 1) if s % every == 0]
 
     def fault_step(self, state, every: int):
         return self.rng.choice(self.steps_left(state, every))
@@ -238,7 +248,7 @@ class Soak:
         item = record["kind"].split("_", 1)[1]
         step = state["good"]
         files = sorted(p for p in (state["workdir"] / "checkpoints" / str(step) / item).rglob("*")
-                       if p.is_file())
+                       if p.is_file() and p.name != "commit_success.txt")  # Orbax's marker: unread.
         path, how = self.rng.choice(files), self.rng.choice(("truncate", "flip", "zero", "delete"))
         damage(path, how, self.rng)
         state["corrupted"].add(step)
@@ -329,10 +339,11 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--plan", action="store_true", help="one chain of --kinds, in order")
     parser.add_argument("--out", help="also write every fault's record to this JSON file")
     args = parser.parse_args()
     start = time.time()
-    records = soak(args.faults, args.seed, args.steps, tuple(args.kinds.split(",")))
+    records = soak(args.faults, args.seed, args.steps, tuple(args.kinds.split(",")), args.plan)
     print(f"\n{table(records)}\n\n{len(records)} faults in {time.time() - start:.0f} s, seed {args.seed}")
     if args.out:
         pathlib.Path(args.out).write_text(json.dumps(records, indent=1, default=str))

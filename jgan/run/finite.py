@@ -1,7 +1,7 @@
 """Which tensors of the state are not finite, by name: what a NaN stop reports.
 
-The step is wrapped to also return one flag per watched tensor of its *input* state, so the loss
-check that stops a run can name the tensors that were already NaN or Inf when the step began.
+The step is wrapped to also return one flag per floating-point tensor of its *input* state, so the
+loss check that stops a run can name the tensors that were already NaN or Inf when the step began.
 """
 import jax
 import jax.numpy as jnp
@@ -13,10 +13,12 @@ FLAGS = "finite_tensors"  # The metrics key of the flags; never logged.
 
 
 def watched(state) -> dict:
-    """The players' parameters and batch statistics, and the G-EMA."""
-    return {"g": {"params": state.g.params, "batch_stats": state.g.batch_stats},
-            "d": {"params": state.d.params, "batch_stats": state.d.batch_stats},
-            "g_ema_params": state.g_ema_params}
+    """Every floating-point tensor of the state: the players' parameters, batch statistics and
+    optimizer states, and the G-EMA."""
+    player = lambda p: {"params": p.params, "batch_stats": p.batch_stats, "opt_state": p.opt_state}
+    tree = {"g": player(state.g), "d": player(state.d), "g_ema_params": state.g_ema_params,
+            "g_ema_batch_stats": state.g_ema_batch_stats}
+    return jax.tree.map(lambda x: x if jnp.issubdtype(x.dtype, jnp.inexact) else None, tree)
 
 
 def names(state) -> list[str]:
@@ -43,8 +45,12 @@ def bad(tensor_names: list[str], flags_value) -> list[str]:
 
 
 def listing(bad_names: list[str], most: int = 3) -> str:
-    more = f" (and {len(bad_names) - most} more)" if len(bad_names) > most else ""
-    return ", ".join(bad_names[:most]) + more
+    """The first `most` names, parameters before statistics before optimizer states."""
+    rank = lambda name: next((i for i, part in enumerate(("/params/", "batch_stats", "g_ema_"))
+                              if part in name), 3)
+    ordered = sorted(bad_names, key=rank)
+    more = f" (and {len(ordered) - most} more)" if len(ordered) > most else ""
+    return ", ".join(ordered[:most]) + more
 
 
 _all_flags = jax.jit(flags)

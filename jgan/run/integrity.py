@@ -63,4 +63,6 @@ def verify_state(meta: dict, state_dict: dict, data_state=None, partial: bool = 
 
 
 def path_name(path) -> str:
-    return "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path)
+    """"g/params/Dense_0/kernel" of a pytree path (dict keys, sequence indices, attributes)."""
+    part = lambda k: next((getattr(k, a) for a in ("key", "idx", "name") if hasattr(k, a)), k)
+    return "/".join(str(part(k)) for k in path)
