@@ -5,6 +5,7 @@ Thin: each command parses its flags and calls the library (`jgan.run.loop`, `jga
 """
 import argparse
 import json
+import os
 import sys
 
 from jgan.run import configs, preemption
@@ -18,9 +19,13 @@ commands:
   prepare   build a dataset offline:     jgan prepare fashion_mnist
 """
 _ERRORS = (FileNotFoundError, ValueError, FloatingPointError, RuntimeError, OSError)
+_COMMAND_LINE = {"owned": False}  # True while `main` runs as the process's own command.
 
 
 def main(argv=None) -> None:
+    """Runs a `jgan` command; `argv` None: this process's own command line, whose last line an
+    error then is (see `_last_words`)."""
+    _COMMAND_LINE["owned"] = argv is None
     argv = sys.argv if argv is None else argv
     commands = {"train": train, "sample": sample, "evaluate": evaluate, "prepare": prepare}
     if len(argv) < 2 or argv[1] in ("-h", "--help"):
@@ -110,4 +115,15 @@ def _or_exit(fn, args):
     try:
         return fn(args)
     except _ERRORS as e:
-        sys.exit(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+        message = f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+        if _COMMAND_LINE["owned"]:
+            _last_words(message)
+        sys.exit(message)
+
+
+def _last_words(message: str) -> None:
+    """Prints `message` and mutes what the process prints afterwards: the threads of a failed
+    Orbax save may still report while the process shuts down, after the error that explains it."""
+    sys.stdout.flush()
+    print(message, file=sys.stderr, flush=True)
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 — open until the process ends.
