@@ -229,12 +229,12 @@ class Soak:
 
     def disk_full(self, state, record):
         workdir = state["workdir"]
+        # A killed save's partial copy, which the run would delete at start-up, goes first: the
+        # space it frees would otherwise decide whether the disk fills.
+        for leftover in (workdir / "checkpoints").glob("*orbax-checkpoint-tmp*"):
+            shutil.rmtree(leftover)
         vfs = os.statvfs(workdir)
-        # A killed save's partial copy is removed at start-up: that space does not count.
-        leftovers = sum(-(-f.stat().st_size // 4096) * 4096 for d in
-                        (workdir / "checkpoints").glob("*orbax-checkpoint-tmp*") for f in d.rglob("*")
-                        if f.is_file()) if (workdir / "checkpoints").exists() else 0
-        used = (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize - leftovers
+        used = (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize
         extra = self.rng.randint(2, 60) * 4096
         subprocess.run(["mount", "-o", f"remount,size={used + extra}", str(workdir)], check=True)
         rc, out, err = self.segment(state, self.launch(workdir))

@@ -126,4 +126,4 @@ def _last_words(message: str) -> None:
     Orbax save may still report while the process shuts down, after the error that explains it."""
     sys.stdout.flush()
     print(message, file=sys.stderr, flush=True)
-    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 — open until the process ends.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())  # C++ threads write there too.
