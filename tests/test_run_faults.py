@@ -148,6 +148,9 @@ def test_resume_refuses_an_unsafe_change_in_one_line_and_takes_a_safe_one_with_a
         "log_every 5 -> 2, num_steps 20 -> 22 (safe to change on resume)" in out
     ckpt = checkpoint.Checkpointer(workdir, _tiny(num_steps=22, log_every=2))
     assert ckpt.manager.all_steps() == [10, 20, 22]
+    saved = json.loads((workdir / "checkpoints/20/config/metadata").read_text())
+    assert saved["optimizer"]["d"]["b1"] == 0.5  # Step 20 written again, not the corrupt one.
+    assert (workdir / "checkpoints_unreadable/20/config").is_dir()
     state, _ = ckpt.restore_latest(loop.create_state_from_config(_tiny()))
     ckpt.close()
     assert int(state.step) == 22
