@@ -8,4 +8,5 @@ import sys
 from jgan.run import cli
 
 if __name__ == "__main__":
-    cli.main(["jgan", "train", *sys.argv[1:]])
+    sys.argv = ["jgan", "train", *sys.argv[1:]]
+    cli.main()

@@ -16,9 +16,11 @@ import pytest
 import tensorflow_datasets as tfds
 from etils import epath
 
-from jgan.data import celeb_a, cifar, mnist, pipeline, sources, tfds_write
+from jgan.data import celeb_a, cifar, fashion_mnist, mnist, pipeline, sources, tfds_write
+from jgan.data import prepare as prepare_lib
 from jgan.run import cli
-from test_data_prepare import REPO, _idx, trust, write_celeb_a, write_cifar, write_idx_set
+from test_data_prepare import (REPO, _idx, trust, trust_fashion, write_celeb_a, write_cifar,
+                               write_idx_set)
 
 
 def _prepare_error(name, source, data_dir) -> str:
@@ -141,6 +143,43 @@ def test_killed_prepare_is_never_read_and_a_rerun_completes(tmp_path, monkeypatc
     cifar.CIFAR10.prepare(str(data_dir), str(src))
     assert not list((data_dir / "cifar10").glob("incomplete.*"))
     assert len(pipeline.tfds_source("cifar10", "train", str(data_dir))) == 10
+
+
+_KILLED_FASHION = """
+import gzip, hashlib, os, pathlib, signal, sys
+from jgan.data import fashion_mnist
+src, data_dir = sys.argv[1:]
+for name in fashion_mnist.FILES:  # Trust the synthetic files (see trust_fashion).
+    raw = gzip.decompress((pathlib.Path(src) / name).read_bytes())
+    fashion_mnist.FILES[name] = hashlib.sha256(raw).hexdigest()
+load = fashion_mnist.load_arrays
+def load_then_die(split, source=None):  # SIGKILL once the train split is written.
+    if split == "test":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return load(split, source)
+fashion_mnist.load_arrays = load_then_die
+fashion_mnist.prepare(data_dir, src)
+"""
+
+
+def test_killed_fashion_mnist_prepare_is_never_read_and_a_rerun_cleans_up_and_completes(
+        tmp_path, monkeypatch):
+    src, data_dir = tmp_path / "src", tmp_path / "tfds"
+    src.mkdir()
+    write_idx_set(src, seed=3)
+    run = subprocess.run([sys.executable, "-c", textwrap.dedent(_KILLED_FASHION), str(src),
+                          str(data_dir)], env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == -signal.SIGKILL, run.stderr[-2000:]
+    leftovers = list((data_dir / "fashion_mnist").glob("incomplete.*"))
+    assert len(leftovers) == 1 and any(leftovers[0].rglob("*array_record*"))  # Mid-write.
+    assert not fashion_mnist.is_prepared(str(data_dir))
+    with pytest.raises(ValueError, match="a prepare was interrupted .*jgan prepare fashion_mnist"):
+        pipeline.tfds_source("fashion_mnist", "train", str(data_dir))
+    trust_fashion(monkeypatch, src)
+    prepare_lib.ensure_prepared("fashion_mnist", str(data_dir), str(src))  # What `jgan train` does.
+    assert not list((data_dir / "fashion_mnist").glob("incomplete.*"))
+    assert len(pipeline.tfds_source("fashion_mnist", "train", str(data_dir))) == 3
 
 
 def test_interrupted_bucket_copy_is_never_read_and_a_rerun_completes(tmp_path, monkeypatch):

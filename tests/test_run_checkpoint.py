@@ -178,9 +178,12 @@ def test_corrupt_latest_checkpoint_falls_back_for_training_and_is_named_for_samp
 def test_checkpoint_of_another_model_names_the_first_mismatch(ring_config, tmp_path):
     loop.train_and_evaluate(ring_config, tmp_path)
     ring_config.model.kwargs.g_hidden = 48
+    with pytest.raises(ValueError, match=r"model.kwargs.g_hidden 32 -> 48; model.kwargs.g_hidden "
+                                         r"cannot change on resume without --allow_config_change"):
+        loop.train_and_evaluate(ring_config, tmp_path)
     with pytest.raises(ValueError, match=r"parameter g/batch_stats/BatchNorm_0/mean has shape "
                                          r"\(32,\) in the checkpoint and \(48,\) in the config"):
-        loop.train_and_evaluate(ring_config, tmp_path)
+        loop.train_and_evaluate(ring_config, tmp_path, allow_config_change=True)
 
 
 def test_spectral_norm_state_resumes_bit_identically_from_the_checkpoint_before_a_kill(

@@ -55,10 +55,10 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(ring_c
     ring_config.num_steps = 8
     ring_config.optimizer.g.learning_rate = float("nan")  # G's update at step 5 gives NaNs.
     with pytest.raises(FloatingPointError, match=r"non-finite \w+=nan at step 6"):
-        loop.train_and_evaluate(ring_config, tmp_path)
+        loop.train_and_evaluate(ring_config, tmp_path, allow_config_change=True)
     ring_config.num_steps = 5  # Now the NaN parameters would be saved at step 5: refused.
     with pytest.raises(FloatingPointError, match=r"non-finite parameters at step 5; not saved"):
-        loop.train_and_evaluate(ring_config, tmp_path)
+        loop.train_and_evaluate(ring_config, tmp_path, allow_config_change=True)
     manager = checkpoint.Checkpointer(tmp_path, ring_config)
     assert manager.manager.all_steps() == [2, 4]
     manager.close()

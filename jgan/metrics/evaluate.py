@@ -13,6 +13,7 @@ weights (their sha256) and cached in `stats_dir(config)`: `config.eval.stats_dir
 """
 import io
 import math
+import warnings
 
 import jax
 import numpy as np
@@ -214,10 +215,16 @@ def _stats_path(config, net, split: str, num: int) -> epath.Path:
 
 
 def _load_stats(path: epath.Path):
+    """Cached statistics, or None (absent, or unreadable: computed again, with a warning)."""
     if not path.exists():
         return None
-    with np.load(io.BytesIO(path.read_bytes())) as f:
-        return {k: f[k] for k in f.files}
+    try:
+        with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except Exception as e:  # noqa: BLE001 — a truncated or foreign file: np.load's errors vary.
+        warnings.warn(f"{path}: not a statistics .npz ({type(e).__name__}: "
+                      f"{str(e).splitlines()[0] if str(e) else ''}); computing them again")
+        return None
 
 
 def _save_stats(path: epath.Path, arrays: dict) -> None:

@@ -6,10 +6,9 @@ Orbax writes each one to a temporary directory and renames it when complete, so 
 checkpoint is never taken for a good one.
 """
 import json
-import signal
-import threading
+import time
 import warnings
-from typing import Optional
+from typing import Callable, Optional
 
 import jax
 import ml_collections
@@ -20,6 +19,8 @@ from flax import serialization
 
 import jgan
 from jgan import state as state_lib
+from jgan.run import config_diff, integrity, preemption, storage
+from jgan.run.configs import default
 from jgan.state import GANState
 
 ITEMS = ("state", "data", "config", "meta")
@@ -32,29 +33,45 @@ def checkpoint_dir(workdir) -> epath.Path:
 
 
 class Checkpointer:
-    """Saves every `config.checkpoint_every` steps (asynchronously) and restores the latest."""
+    """Saves every `config.checkpoint_every` steps (asynchronously) and restores the latest.
 
-    def __init__(self, workdir, config):
-        self.config, self.every = config, config.checkpoint_every
+    A checkpoint that cannot be read, or whose arrays or JSON items differ from the fingerprints
+    its `meta` recorded (jgan.run.integrity), is set aside in WORKDIR/checkpoints_unreadable/
+    with a warning and the one before it is used. A full disk ends in `storage.DiskFull` naming
+    the step and the directory; the checkpoints already complete stay as they are.
+    """
+
+    def __init__(self, workdir, config, lock=None):
+        self.config, self.every, self.lock = config, config.checkpoint_every, lock
         keep_every = config.checkpoint.get("keep_every", 0)
         options = ocp.CheckpointManagerOptions(
             max_to_keep=config.checkpoint.max_to_keep, keep_period=keep_every or None,
             enable_async_checkpointing=True, cleanup_tmp_directories=True)
         self.directory = checkpoint_dir(workdir)
-        self.manager = ocp.CheckpointManager(self.directory, options=options,
-                                             item_handlers=_handlers())
-        self._sigterm = threading.Event()
+        with storage.naming(self.directory, "opening the checkpoints in"):
+            self.manager = ocp.CheckpointManager(self.directory, options=options,
+                                                 item_handlers=_handlers())
+        self._saving = None  # The step of the save in flight, if any.
         self._previous_handler = None
-        if jax.process_count() == 1 and threading.current_thread() is threading.main_thread():
-            self._previous_handler = signal.signal(signal.SIGTERM, lambda *_: self._sigterm.set())
+        if jax.process_count() == 1:
+            self._previous_handler = preemption.catch()
 
-    def restore_latest(self, template: GANState):
-        """(state, data_state) from the newest readable checkpoint; (template, None) if none.
+    def restore_latest(self, template: GANState, check_config: Optional[Callable] = None):
+        """(state, data_state) from the newest good checkpoint; (template, None) if none.
 
-        A checkpoint that cannot be read (truncated or missing files) is skipped with a warning
-        and the one before it is tried. A checkpoint whose shapes differ from `template` raises.
+        `check_config(saved_config: dict, step)` may refuse the config the checkpoint was saved
+        with (it raises). A checkpoint whose shapes differ from `template` raises.
         """
         for step in sorted(self.manager.all_steps(), reverse=True):
+            try:
+                items = self.manager.restore(step, args=ocp.args.Composite(
+                    config=ocp.args.JsonRestore(), meta=ocp.args.JsonRestore()))
+                integrity.verify_json(items.meta, step, items.config)
+            except Exception as e:  # noqa: BLE001 — corruption surfaces as many error types.
+                self._set_aside(step, e)
+                continue
+            if check_config is not None:
+                check_config(items.config, step)
             check_compatible(self.manager, step, template)
             target = _abstract(template)
             try:
@@ -63,10 +80,9 @@ class Checkpointer:
                     state=ocp.args.PyTreeRestore(
                         target, restore_args=ocp.checkpoint_utils.construct_restore_args(target)),
                     data=ocp.args.JsonRestore()))
-            except Exception as e:  # noqa: BLE001 — corruption surfaces as many error types.
-                warnings.warn(f"checkpoint step {step} in {self.directory} is unreadable "
-                              f"({type(e).__name__}: {str(e).splitlines()[0][:200]}); trying an "
-                              f"older one")
+                integrity.verify_state(items.meta, restored.state, restored.data)
+            except Exception as e:  # noqa: BLE001
+                self._set_aside(step, e)
                 continue
             state = serialization.from_state_dict(
                 template, _with_template(restored.state, serialization.to_state_dict(template)))
@@ -79,29 +95,63 @@ class Checkpointer:
             return
         if step in self.manager.all_steps():
             return
+        if self.lock is not None:
+            self.lock.check()
+        config = json.loads(self.config.to_json())
+        state_dict = serialization.to_state_dict(state)
         meta = {"step": int(step), "jgan_version": jgan.__version__,
-                "device_count": jax.device_count(), "process_count": jax.process_count()}
-        self.manager.save(step, force=True, args=ocp.args.Composite(
-            state=ocp.args.PyTreeSave(serialization.to_state_dict(state)),
-            data=ocp.args.JsonSave(data_state),
-            config=ocp.args.JsonSave(json.loads(self.config.to_json())),
-            meta=ocp.args.JsonSave(meta)))
+                "device_count": jax.device_count(), "process_count": jax.process_count(),
+                **integrity.record(state_dict, data_state, config)}
+        self.wait()  # Orbax waits for the previous save anyway; this names its step on failure.
+        self._saving = step
+        with self._naming_disk_full():
+            self.manager.save(step, force=True, args=ocp.args.Composite(
+                state=ocp.args.PyTreeSave(state_dict), data=ocp.args.JsonSave(data_state),
+                config=ocp.args.JsonSave(config), meta=ocp.args.JsonSave(meta)))
 
     def preemption_requested(self, step: int) -> bool:
         """True once SIGTERM was received (one process) or all hosts reach the preemption point."""
         if jax.process_count() > 1:
             return self.manager.reached_preemption(step)
-        return self._sigterm.is_set()
+        return preemption.REQUESTED.is_set()
 
     def wait(self) -> None:
-        self.manager.wait_until_finished()
+        with self._naming_disk_full():
+            self.manager.wait_until_finished()
+        self._saving = None
 
     def close(self) -> None:
-        self.manager.wait_until_finished()
-        self.manager.close()
-        if self._previous_handler is not None:
-            signal.signal(signal.SIGTERM, self._previous_handler)
-            self._previous_handler = None
+        try:
+            self.wait()
+        finally:
+            self.manager.close()
+            if jax.process_count() == 1:
+                preemption.release(self._previous_handler)
+                self._previous_handler = None
+
+    def _naming_disk_full(self):
+        def hint():
+            self.manager.reload()
+            done = self.manager.all_steps()
+            return (f"the last complete checkpoint is step {max(done)}" if done else
+                    "no checkpoint is complete") + "; free space, then rerun to resume from it"
+        return storage.naming(self.directory, f"saving checkpoint step {self._saving} in", hint)
+
+    def _set_aside(self, step: int, error: Exception) -> None:
+        """Moves an unreadable checkpoint out of the way (kept, not deleted), with a warning."""
+        target = self.directory.parent / "checkpoints_unreadable" / str(step)
+        if target.exists():
+            target = target.with_name(f"{step}-{int(time.time())}")
+        if jax.process_index() == 0:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            (self.directory / str(step)).rename(target)
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils  # noqa: PLC0415
+            multihost_utils.sync_global_devices(f"jgan set aside checkpoint {step}")
+        self.manager.reload()
+        warnings.warn(f"checkpoint step {step} in {self.directory} is unreadable "
+                      f"({type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}); "
+                      f"set aside in {target}; trying an older one")
 
 
 def _handlers() -> dict:
@@ -131,18 +181,26 @@ def _with_template(restored, template):
 
 
 def check_compatible(manager, step: int, template: GANState) -> None:
-    """Raises if checkpoint `step` holds arrays whose shapes differ from `template`'s."""
+    """Raises if checkpoint `step` holds other arrays than `template` (another model or optimizer:
+    not a corrupt checkpoint, so no older one is tried), or arrays of other shapes."""
     try:
         saved = manager.item_metadata(step)["state"]
     except Exception:  # noqa: BLE001 — unreadable metadata: let the restore report it.
         return
     if saved is None:
         return
-    expected = serialization.to_state_dict(template)
+    expected = dict(jax.tree_util.tree_flatten_with_path(serialization.to_state_dict(template))[0])
     saved_flat = dict(jax.tree_util.tree_flatten_with_path(saved)[0])
-    for path, leaf in jax.tree_util.tree_flatten_with_path(expected)[0]:
-        have = saved_flat.get(path)
-        if have is not None and tuple(have.shape) != tuple(np.shape(leaf)):
+    missing = [path for path in expected if path not in saved_flat]
+    extra = [path for path in saved_flat if path not in expected]
+    if missing or extra:
+        first = (f"lacks {_name(missing[0])}" if missing else f"has {_name(extra[0])}")
+        raise ValueError(f"checkpoint step {step} does not fit this config: it {first} "
+                         f"({len(missing)} tensors missing, {len(extra)} extra; another model or "
+                         f"optimizer?)")
+    for path, leaf in expected.items():
+        have = saved_flat[path]
+        if tuple(have.shape) != tuple(np.shape(leaf)):
             raise ValueError(f"checkpoint step {step} does not fit this model: parameter "
                              f"{_name(path)} has shape {tuple(have.shape)} in the checkpoint and "
                              f"{tuple(np.shape(leaf))} in the config")
@@ -172,25 +230,42 @@ def load_generator(workdir, step: Optional[int] = None, ema: bool = True):
         if step not in manager.all_steps():
             raise FileNotFoundError(f"no checkpoint for step {step} in {manager.directory}; "
                                     f"available: {sorted(manager.all_steps())}")
+        where = f"checkpoint step {step} in {manager.directory}"
         try:
-            restored = manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))
-            config = ml_collections.ConfigDict(restored.config)
+            items = manager.restore(step, args=ocp.args.Composite(
+                config=ocp.args.JsonRestore(), meta=ocp.args.JsonRestore()))
+            integrity.verify_json(items.meta, step, items.config)
             wanted = _generator_subtree(manager.item_metadata(step)["state"], ema)
             state = manager.restore(step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(
                 item=wanted, restore_args=jax.tree.map(
                     lambda _: ocp.RestoreArgs(restore_type=np.ndarray), wanted),
                 partial_restore=True))).state
+            integrity.verify_state(items.meta, state, partial=True)
         except Exception as e:  # noqa: BLE001
-            raise ValueError(f"checkpoint step {step} in {manager.directory} is corrupt or "
-                             f"unreadable: {type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
+            raise ValueError(f"{where} is corrupt or unreadable: {type(e).__name__}: "
+                             f"{str(e).splitlines()[0][:200] if str(e) else ''}") from None
     finally:
         manager.close()
-    G, _ = jgan.models.get(config.model.name, **config.model.kwargs)
+    config = _trusted_config(items.config, where)
+    try:
+        G, _ = jgan.models.get(config.model.name, **config.model.kwargs)
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
     g = state.get("g", {})
     params, batch_stats, collections = (
         (state["g_ema_params"], state.get("g_ema_batch_stats"), state.get("g_ema_collections"))
         if ema else (g["params"], g.get("batch_stats"), g.get("collections")))
     return G, state_lib.variables(params, batch_stats or {}, collections), config
+
+
+def _trusted_config(saved, where: str) -> ml_collections.ConfigDict:
+    """The saved config (plain JSON, never code) if every key is one jgan knows."""
+    schema = json.loads(default.get_config().to_json())
+    unknown = config_diff.unknown_keys(saved, schema) if isinstance(saved, dict) else ["(not a dict)"]
+    if unknown:
+        raise ValueError(f"{where}: its config has unknown key {unknown[0]!r}; expected the keys "
+                         f"of jgan's default config (jgan/run/configs/default.py)")
+    return ml_collections.ConfigDict(saved)
 
 
 def _generator_subtree(metadata, ema: bool) -> dict:

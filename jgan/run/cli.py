@@ -5,9 +5,10 @@ Thin: each command parses its flags and calls the library (`jgan.run.loop`, `jga
 """
 import argparse
 import json
+import os
 import sys
 
-from jgan.run import configs
+from jgan.run import configs, preemption
 
 _USAGE = """usage: jgan COMMAND [--help]
 
@@ -17,10 +18,14 @@ commands:
   evaluate  score a checkpoint:          jgan evaluate --workdir runs/ring --metrics modes
   prepare   build a dataset offline:     jgan prepare fashion_mnist
 """
-_ERRORS = (FileNotFoundError, ValueError, FloatingPointError, RuntimeError)
+_ERRORS = (FileNotFoundError, ValueError, FloatingPointError, RuntimeError, OSError)
+_COMMAND_LINE = {"owned": False}  # True while `main` runs as the process's own command.
 
 
 def main(argv=None) -> None:
+    """Runs a `jgan` command; `argv` None: this process's own command line, whose last line an
+    error then is (see `_last_words`)."""
+    _COMMAND_LINE["owned"] = argv is None
     argv = sys.argv if argv is None else argv
     commands = {"train": train, "sample": sample, "evaluate": evaluate, "prepare": prepare}
     if len(argv) < 2 or argv[1] in ("-h", "--help"):
@@ -37,6 +42,9 @@ def train(argv) -> None:
                         help=f"a config name {configs.names()} (':variant' allowed) or a "
                              f"get_config() .py file (default: %(default)s)")
     parser.add_argument("--workdir", required=True, help="checkpoints, logs and samples")
+    parser.add_argument("--allow_config_change", action="store_true",
+                        help="resume even if the config differs from the checkpoint's in keys "
+                             "that shape training (model, loss, optimizer, batch, data, seed)")
     parser.add_argument("--multihost", action="store_true", help="join a multi-process job "
                         "(jax.distributed.initialize; automatic on TPU VMs)")
     parser.add_argument("--coordinator_address", help="host:port of process 0 (outside TPU VMs)")
@@ -45,9 +53,12 @@ def train(argv) -> None:
     parser.add_argument("--distributed_timeout", type=int, default=120,
                         help="seconds to wait for the coordinator")
     args, overrides = parser.parse_known_args(argv[1:])
+    if not (args.multihost or args.coordinator_address):  # Else JAX's own notifier handles it.
+        preemption.catch()  # A preemption notice during start-up and compilation is honoured too.
     config = _or_exit(lambda a: configs.load(a.config, overrides), args)
     from jgan.run import loop  # noqa: PLC0415 — after parsing: keeps --help and errors fast.
-    _or_exit(lambda a: loop.run(config, a.workdir, multihost=a.multihost,
+    _or_exit(lambda a: loop.run(config, a.workdir, allow_config_change=a.allow_config_change,
+                                multihost=a.multihost,
                                 coordinator=a.coordinator_address, num_processes=a.num_processes,
                                 process_id=a.process_id, timeout_s=a.distributed_timeout), args)
 
@@ -104,4 +115,15 @@ def _or_exit(fn, args):
     try:
         return fn(args)
     except _ERRORS as e:
-        sys.exit(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+        message = f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+        if _COMMAND_LINE["owned"]:
+            _last_words(message)
+        sys.exit(message)
+
+
+def _last_words(message: str) -> None:
+    """Prints `message` and mutes what the process prints afterwards: the threads of a failed
+    Orbax save may still report while the process shuts down, after the error that explains it."""
+    sys.stdout.flush()
+    print(message, file=sys.stderr, flush=True)
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())  # C++ threads write there too.

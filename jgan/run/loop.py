@@ -1,15 +1,18 @@
 """The training run: `train_and_evaluate(config, workdir)`, behind `jgan train` and
 experiments/train.py.
 
-Sections: Model / Parallel / Input / Checkpoint / Loop. The loop dispatches step t before it reads
-step t−1's metrics, so the device never waits for the host.
+Sections: Lock / Parallel / Model / Checkpoint / Input / Loop. The loop dispatches step t before
+it reads step t−1's metrics, so the device never waits for the host. docs/faults.md lists what a
+run survives (kills, preemption, a full disk, corrupt checkpoints, NaNs, a second run).
 """
+import contextlib
+import json
+import logging as std_logging
 import math
 import time
 from typing import Optional
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import tqdm
 from absl import logging
@@ -17,7 +20,8 @@ from absl import logging
 import jgan
 from jgan import data, optimizers
 from jgan.metrics import evaluate
-from jgan.run import checkpoint, engine as engine_lib, plots, writers
+from jgan.run import (checkpoint, config_diff, engine as engine_lib, faults, finite,
+                      lock as lock_lib, plots, writers)
 from jgan.state import GANState
 
 
@@ -45,27 +49,84 @@ def make_step_fn(config, axis_name: Optional[str] = None):
         axis_name=axis_name)
 
 
-def run(config, workdir, *, multihost: bool = False, coordinator: Optional[str] = None,
-        num_processes: Optional[int] = None, process_id: Optional[int] = None,
-        timeout_s: int = 120) -> GANState:
+def run(config, workdir, *, allow_config_change: bool = False, multihost: bool = False,
+        coordinator: Optional[str] = None, num_processes: Optional[int] = None,
+        process_id: Optional[int] = None, timeout_s: int = 120) -> GANState:
     """`jgan train`: process settings, joining a multi-process job if asked, then the run."""
     logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO level.
+    # A failed Orbax save leaves futures nobody reads; asyncio would log each at exit, after
+    # the one-line error that says what happened.
+    std_logging.getLogger("asyncio").setLevel(std_logging.CRITICAL)
     # On CPU the steps run on the calling thread (jgan.cpu.configure says why). JAX reads this
     # when it creates its CPU client, so before any use; accelerators' clients ignore it.
     jax.config.update("jax_cpu_enable_async_dispatch", False)
     if multihost or coordinator:
         engine_lib.initialize_distributed(coordinator, num_processes, process_id, timeout_s)
-    return train_and_evaluate(config, workdir)
+    return train_and_evaluate(config, workdir, allow_config_change=allow_config_change)
 
 
-def train_and_evaluate(config, workdir) -> GANState:
-    """Trains `config` in `workdir`, resuming from its latest checkpoint; returns the final state."""
-    # ---------------------------------------------------------------- Parallel
-    engine = engine_lib.Engine(config.parallel.mode, config.batch_size, config.loss.n_critic)
-    # ---------------------------------------------------------------- Model
-    state = create_state_from_config(config, engine.axis_name)
-    step_fn = engine.compile(make_step_fn(config, engine.axis_name))
-    # ---------------------------------------------------------------- Input
+def train_and_evaluate(config, workdir, *, allow_config_change: bool = False) -> GANState:
+    """Trains `config` in `workdir`, resuming from its latest checkpoint; returns the final state.
+
+    One run at a time holds `workdir` (jgan.run.lock). Resuming with a config that differs from
+    the saved one other than in cadences and length is refused unless `allow_config_change`.
+    """
+    with contextlib.ExitStack() as cleanup:
+        # ---------------------------------------------------------------- Lock
+        lock = lock_lib.acquire_for_job(workdir)
+        if lock is not None:
+            cleanup.push(_first_error_wins(lock.release))
+        # ---------------------------------------------------------------- Parallel
+        engine = engine_lib.Engine(config.parallel.mode, config.batch_size, config.loss.n_critic)
+        # ---------------------------------------------------------------- Model
+        state = engine.put_state(create_state_from_config(config, engine.axis_name))
+        step_fn = engine.compile(finite.with_flags(make_step_fn(config, engine.axis_name)))
+        # ---------------------------------------------------------------- Checkpoint
+        ckpt = checkpoint.Checkpointer(workdir, config, lock)
+        cleanup.push(_first_error_wins(ckpt.close))
+        state, data_state = _restore(config, workdir, engine, state, ckpt, allow_config_change)
+        # ---------------------------------------------------------------- Input
+        data_it = _make_input(config, engine)
+        if data_state is not None:
+            data_it.set_state(data_state)
+        writer = writers.create(workdir, int(engine.local_state(state).step))
+        cleanup.push(_first_error_wins(writer.close))
+        # ---------------------------------------------------------------- Loop
+        state = _loop(config, engine, step_fn, state, data_it, ckpt, writer)
+    return engine.local_state(state)
+
+
+def _first_error_wins(close):
+    """An ExitStack exit that runs `close` and, if the run already failed, keeps that error."""
+    def exit_(exc_type, exc, traceback):
+        try:
+            close()
+        except Exception:  # noqa: BLE001
+            if exc is None:
+                raise
+        return False
+    return exit_
+
+
+def _restore(config, workdir, engine, state, ckpt, allow_config_change):
+    """(state, data_state) of the latest good checkpoint, its config checked; else (state, None)."""
+    current = json.loads(config.to_json())
+
+    def check_config(saved: dict, step: int) -> None:
+        note = config_diff.check(saved, current, f"step {step} of {workdir}", allow_config_change)
+        if note and jax.process_index() == 0:
+            print(note, flush=True)
+
+    restored, data_state = ckpt.restore_latest(engine.to_global(state), check_config)
+    if data_state is None:
+        return state, None
+    if jax.process_index() == 0:
+        print(f"jgan: resumed from checkpoint step {int(restored.step)} in {ckpt.directory}",
+              flush=True)
+    return engine.from_global(restored), data_state
+
+
+def _make_input(config, engine):
     if config.dataset.name in data.prepare.PREPARERS:  # Built offline on first use.
         data.ensure_prepared(config.dataset.name, config.dataset.data_dir, config.dataset.source)
     data_it = data.make_iterator(
@@ -74,20 +135,7 @@ def train_and_evaluate(config, workdir) -> GANState:
         process_index=jax.process_index(), process_count=jax.process_count())
     if config.eval_every:  # Unknown metrics or missing feature weights fail now, not mid-run.
         evaluate.check_metrics(config, config.eval.metrics)
-    # ---------------------------------------------------------------- Checkpoint
-    ckpt = checkpoint.Checkpointer(workdir, config)
-    state = engine.put_state(state)
-    restored, data_state = ckpt.restore_latest(engine.to_global(state))
-    if data_state is not None:
-        state = engine.from_global(restored)
-        data_it.set_state(data_state)
-    writer = writers.create(workdir)
-    try:
-        state = _loop(config, engine, step_fn, state, data_it, ckpt, writer)
-    finally:
-        ckpt.close()
-        writer.close()
-    return engine.local_state(state)
+    return data_it
 
 
 def _loop(config, engine, step_fn, state, data_it, ckpt, writer):
@@ -95,10 +143,17 @@ def _loop(config, engine, step_fn, state, data_it, ckpt, writer):
     start = int(engine.local_state(state).step)
     progress = tqdm.tqdm(total=config.num_steps, initial=start, disable=jax.process_index() != 0,
                          dynamic_ncols=True, desc="train")
-    log = _LogWindow(config, writer, progress)
+    with progress:  # Closed before an error is reported, so the error is the last line.
+        return _steps(config, engine, step_fn, state, data_it, ckpt, writer, progress, start)
+
+
+def _steps(config, engine, step_fn, state, data_it, ckpt, writer, progress, start):
+    log = _LogWindow(config, writer, progress, finite.names(engine.local_state(state)))
     pending = None  # (step, metrics) of the step dispatched last, not read yet.
     for step in range(start + 1, config.num_steps + 1):
         state, metrics = step_fn(state, engine.put_batch(_next_batch(config, data_it)))
+        state = faults.poison(state, step)
+        faults.at("step", step)
         if pending is not None:
             log.add(*pending)
         pending = (step, metrics)
@@ -108,31 +163,23 @@ def _loop(config, engine, step_fn, state, data_it, ckpt, writer):
             log.add(*pending)  # Never save or show a state whose losses were not checked.
             pending = None
         if step % config.sample_every == 0 or step == config.num_steps:
+            faults.at("samples", step)
             _write_samples(config, engine.local_state(state), step, writer)
         if config.eval_every and (step % config.eval_every == 0 or step == config.num_steps):
+            faults.at("eval", step)
             _evaluate(config, engine.local_state(state), step, writer)
         if saving or preempted:
-            _check_finite_params(engine.local_state(state), step)
+            finite.check_state(engine.local_state(state), step)
+            writer.flush()  # Every event up to `step` is on disk before the checkpoint is.
             ckpt.save(step, engine.to_global(state), data_it.get_state(), force=True)
+            faults.at("save", step)
         if preempted:
             print(f"jgan: preemption requested; saved step {step}, exiting", flush=True)
             break
     if pending is not None:
         log.add(*pending)
     ckpt.wait()
-    progress.close()
     return state
-
-
-@jax.jit
-def _all_finite(params) -> jax.Array:
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(params)]))
-
-
-def _check_finite_params(state: GANState, step: int) -> None:
-    """Losses come from the parameters before an update; a checkpoint must not hold NaNs."""
-    if not bool(_all_finite((state.g.params, state.d.params))):
-        raise FloatingPointError(f"non-finite parameters at step {step}; not saved")
 
 
 def _next_batch(config, data_it) -> dict:
@@ -161,15 +208,17 @@ def _check_labels(labels, num_classes: int) -> None:
 class _LogWindow:
     """Checks every step's losses and logs their means every `log_every` steps."""
 
-    def __init__(self, config, writer, progress):
+    def __init__(self, config, writer, progress, tensor_names: list[str]):
         self.config, self.writer, self.progress = config, writer, progress
+        self.tensor_names = tensor_names
         self.sums, self.count, self.t0 = {}, 0, time.perf_counter()
 
     def add(self, step: int, metrics: dict) -> None:
+        metrics = dict(metrics)
+        flags = metrics.pop(finite.FLAGS)
         values = {k: float(np.asarray(v).reshape(-1)[0]) for k, v in metrics.items()}
+        _check_finite(step, values, finite.bad(self.tensor_names, flags))
         for name, value in values.items():
-            if not math.isfinite(value):
-                raise FloatingPointError(f"non-finite {name}={value} at step {step}")
             self.sums[name] = self.sums.get(name, 0.0) + value
         self.count += 1
         self.progress.update(1)
@@ -185,6 +234,18 @@ class _LogWindow:
         self.writer.flush()
         self.progress.set_postfix(d_loss=f"{means['d_loss']:.3f}", g_loss=f"{means['g_loss']:.3f}")
         self.sums, self.count, self.t0 = {}, 0, time.perf_counter()
+
+
+def _check_finite(step: int, losses: dict, bad_tensors: list[str]) -> None:
+    """Raises FloatingPointError naming the step, a non-finite loss and the non-finite tensors
+    that entered the step (a NaN in D's parameters stops the run at the first step that uses it)."""
+    bad_losses = [f"{k}={v}" for k, v in losses.items() if not math.isfinite(v)]
+    if not bad_losses and not bad_tensors:
+        return
+    parts = [f"non-finite {bad_losses[0]} at step {step}"] if bad_losses else []
+    if bad_tensors:
+        parts.append(f"non-finite tensors entering step {step}: {finite.listing(bad_tensors)}")
+    raise FloatingPointError("; ".join(parts))
 
 
 def _evaluate(config, state: GANState, step: int, writer) -> None:
