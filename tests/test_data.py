@@ -141,3 +141,15 @@ def test_unknown_dataset_lists_valid_names(tmp_path):
 def test_missing_fashion_mnist_says_how_to_get_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist.*--source"):
         fashion_mnist.load_arrays("train", source=str(tmp_path))
+
+
+def test_fit_pad_centres_small_images_on_black_and_bad_fits_are_named():
+    image = np.full((28, 28), 255, np.uint8)
+    out = data.preprocess({"image": image, "label": 3}, image_shape=(32, 32, 1), fit="pad")
+    assert out["image"].shape == (32, 32, 1) and out["label"] == 3
+    np.testing.assert_array_equal(out["image"][2:30, 2:30], 1.0)  # White, where it was.
+    assert float(out["image"].sum()) == 28 * 28 - (32 * 32 - 28 * 28)  # The border is -1.
+    with pytest.raises(ValueError, match=r"^dataset fit 'crop'; expected one of resize, pad$"):
+        data.preprocess({"image": image}, image_shape=(32, 32, 1), fit="crop")
+    with pytest.raises(ValueError, match=r"fit='pad' takes images no larger than 16×16; got "):
+        data.preprocess({"image": image}, image_shape=(16, 16, 1), fit="pad")

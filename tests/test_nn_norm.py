@@ -9,6 +9,7 @@ import pytest
 
 import jgan
 from jgan import nn as norm
+from jgan.nn import ConditionalBatchNorm
 
 
 def _assert_trees_close(ours, ref):
@@ -144,3 +145,17 @@ def test_cpu_gradient_sums_rows_as_matrix_products():
     ours = hlo("xla_cpu")
     assert "reduce-window(" not in ours and ours.count(" dot(") == 4
     assert "reduce-window(" in hlo("lax")
+
+
+def test_conditional_batchnorm_gives_each_class_its_own_scale_and_shift():
+    x = np.random.default_rng(0).normal(2.0, 3.0, (4, 3, 3, 2)).astype(np.float32)
+    labels = np.array([0, 2, 0, 1])
+    module = ConditionalBatchNorm(3, use_running_average=False, epsilon=1e-5)
+    variables = module.init(jax.random.key(0), x, labels)
+    table = np.random.default_rng(1).normal(size=(3, 4)).astype(np.float32)  # Rows [γ | β].
+    variables = {**variables, "params": {"embed": {"embedding": table}}}
+    y, _ = module.apply(variables, x, labels, mutable=["batch_stats"])
+    x_hat = (x - x.mean((0, 1, 2))) / np.sqrt(x.var((0, 1, 2)) + 1e-5)  # Shared statistics.
+    gamma, beta = table[labels, None, None, :2], table[labels, None, None, 2:]
+    np.testing.assert_allclose(y, gamma * x_hat + beta, rtol=1e-4, atol=1e-5)
+    assert "scale" not in variables["params"].get("bn", {})  # Only the embedding scales.
