@@ -61,13 +61,16 @@ def test_a_live_run_refuses_a_second_one_and_a_sigterm_during_start_up_saves_and
          str(tmp_path), "--config.num_steps=100000", "--config.eval_every=0"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lock_file = tmp_path / lock.LOCK_FILE
-    while not (lock_file.exists() and lock_file.stat().st_size):
-        assert process.poll() is None, process.communicate()[1][-2000:]
-        time.sleep(0.01)
-    message = _exit_message(["jgan", "train", "--config", "ring2d:tiny", "--workdir", str(tmp_path)])
+    try:
+        while not (lock_file.exists() and lock_file.stat().st_size):
+            assert process.poll() is None, process.communicate()[1][-2000:]
+            time.sleep(0.01)
+        message = _exit_message(["jgan", "train", "--config", "ring2d:tiny", "--workdir",
+                                 str(tmp_path), "--config.num_steps=1"])
+    finally:
+        process.send_signal(signal.SIGTERM)  # Still starting up: before the checkpointer exists.
     assert message.startswith(f"error: workdir {tmp_path} is in use by another jgan run (host "
                               f"{socket.gethostname()}, pid {process.pid}, started 20"), message
-    process.send_signal(signal.SIGTERM)  # Still starting up: before the checkpointer exists.
     out, err = process.communicate(timeout=300)
     assert process.returncode == 0, err[-2000:]
     saved = int(out.split("saved step ")[1].split(",")[0])

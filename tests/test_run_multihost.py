@@ -82,3 +82,22 @@ def test_unreachable_coordinator_fails_in_bounded_time_naming_it():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert "could not join the JAX job at 127.0.0.1:9 within 5s" in result.stderr
+
+
+def test_every_process_of_a_job_refuses_a_workdir_another_run_holds(tmp_path):
+    from jgan.run import lock
+    held = lock.WorkdirLock(tmp_path / "run")  # Another run (this test) holds the workdir.
+    held.acquire()
+    port = _free_port()
+    procs = [subprocess.Popen([sys.executable, str(WORKER), str(i), "2", str(port), "1", "jit",
+                               str(tmp_path / "run"), str(tmp_path / "out.npz")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(2)]
+    try:
+        for p in procs:  # Process 0 tried the lock; process 1 learnt the outcome from it.
+            _, stderr = p.communicate(timeout=300)
+            assert p.returncode != 0 and (f"is in use by another jgan run (host "
+                                          f"{socket.gethostname()}, pid {held.info['pid']}") in stderr
+    finally:
+        held.release()
+    assert not (tmp_path / "run" / "checkpoints").exists()
