@@ -81,14 +81,12 @@ def train_and_evaluate(config, workdir, *, allow_config_change: bool = False) ->
         # ---------------------------------------------------------------- Model
         state = engine.put_state(create_state_from_config(config, engine.axis_name))
         step_fn = engine.compile(finite.with_flags(make_step_fn(config, engine.axis_name)))
-        if config.eval_every:  # Unknown metrics or missing feature weights fail now, not mid-run.
-            evaluate.check_metrics(config, config.eval.metrics)
+        # ---------------------------------------------------------------- Input
+        data_it = _make_input(config, engine)  # Bad data or metric names fail before any write.
         # ---------------------------------------------------------------- Checkpoint
         ckpt = checkpoint.Checkpointer(workdir, config, lock)
         cleanup.push(_first_error_wins(ckpt.close))
         state, data_state = _restore(config, workdir, engine, state, ckpt, allow_config_change)
-        # ---------------------------------------------------------------- Input
-        data_it = _make_input(config, engine)
         if data_state is not None:
             data_it.set_state(data_state)
         writer = writers.create(workdir, int(engine.local_state(state).step))
@@ -135,6 +133,8 @@ def _make_input(config, engine):
         config.dataset, batch_size=engine.process_batch * config.loss.n_critic,
         image_shape=tuple(config.model.image_shape), seed=config.seed,
         process_index=jax.process_index(), process_count=jax.process_count())
+    if config.eval_every:  # Unknown metrics or missing feature weights fail now, not mid-run.
+        evaluate.check_metrics(config, config.eval.metrics)
     return data_it
 
 
