@@ -22,6 +22,16 @@ import pytest  # noqa: E402
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
+def exit_message(argv) -> str:
+    """The one-line message `jgan ARGV` exits with (asserting it is one line)."""
+    from jgan.run import cli
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    message = exit_info.value.code
+    assert isinstance(message, str) and "\n" not in message, message
+    return message
+
+
 @pytest.fixture
 def ring_config():
     """The seconds-long ring2d variant; tests override what they need."""

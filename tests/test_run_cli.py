@@ -4,34 +4,26 @@ import sys
 
 import pytest
 
-from jgan.run import cli, configs
+from jgan.run import configs
 
-from conftest import REPO
-
-
-def _exit_message(argv) -> str:
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main(argv)
-    message = exit_info.value.code
-    assert isinstance(message, str) and "\n" not in message, message
-    return message
+from conftest import REPO, exit_message
 
 
 def test_unknown_command_lists_the_commands():
-    assert _exit_message(["jgan", "trian"]) == (
+    assert exit_message(["jgan", "trian"]) == (
         "error: unknown command 'trian'; expected one of ['evaluate', 'prepare', 'sample', 'train']")
 
 
 def test_configs_are_found_by_name_and_an_unknown_name_lists_them(tmp_path):
     assert configs.path("ring2d:tiny").endswith("jgan/run/configs/ring2d.py:tiny")
     assert "ring2d" in configs.names() and "default" not in configs.names()
-    message = _exit_message(["jgan", "train", "--config", "ring3d", "--workdir", str(tmp_path)])
+    message = exit_message(["jgan", "train", "--config", "ring3d", "--workdir", str(tmp_path)])
     assert message == f"error: unknown config 'ring3d'; expected a .py path or one of {configs.names()}"
 
 
 @pytest.mark.parametrize("config", [[], ["--config", "ring2d:tiny"]])
 def test_unknown_config_key_names_the_valid_keys_with_and_without_config(config, tmp_path):
-    message = _exit_message(["jgan", "train", *config, "--workdir", str(tmp_path),
+    message = exit_message(["jgan", "train", *config, "--workdir", str(tmp_path),
                              "--config.model.nam=x"])
     assert message == ("error: unknown config key 'nam' in --config.model.nam; valid keys of "
                        "model: ['image_shape', 'kwargs', 'name', 'num_classes', 'z_dim']")
@@ -46,13 +38,13 @@ def test_unknown_config_key_names_the_valid_keys_with_and_without_config(config,
     ("--config.eval.metrics=('fid',)", "metrics ['fid'] do not apply to 2-D data; expected some of"),
 ])
 def test_unknown_names_end_in_one_line(override, expected, tmp_path):
-    message = _exit_message(["jgan", "train", "--config", "ring2d:tiny", "--workdir",
+    message = exit_message(["jgan", "train", "--config", "ring2d:tiny", "--workdir",
                              str(tmp_path), override])
     assert message.startswith(f"error: {expected}"), message
 
 
 def test_unknown_layer_impl_names_the_valid_ones(tmp_path):
-    message = _exit_message(["jgan", "train", "--config", "seed_dcgan_fashion_mnist", "--workdir",
+    message = exit_message(["jgan", "train", "--config", "seed_dcgan_fashion_mnist", "--workdir",
                              str(tmp_path), "--config.model.kwargs", "{'conv_impl': 'fast'}"])
     assert message == ("error: unknown layer impl 'fast' (renamed 'xla_cpu'); expected one of "
                        "auto, lax, xla_cpu, onednn")

@@ -23,7 +23,7 @@ from jgan.metrics import evaluate, weights
 from jgan.run import checkpoint, cli, config_diff, integrity, lock, loop, storage, writers
 from jgan.run.configs import ring2d
 
-from conftest import REPO
+from conftest import REPO, exit_message
 
 
 def _tiny(**overrides):
@@ -44,14 +44,6 @@ def _copy(trained, tmp_path):
     return pathlib.Path(shutil.copytree(trained, tmp_path / "run"))
 
 
-def _exit_message(argv) -> str:
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main(argv)
-    message = exit_info.value.code
-    assert isinstance(message, str) and "\n" not in message, message
-    return message
-
-
 # ---------------------------------------------------------------------- one run per workdir
 
 def test_a_live_run_refuses_a_second_one_and_a_sigterm_during_start_up_saves_and_exits_zero(
@@ -65,7 +57,7 @@ def test_a_live_run_refuses_a_second_one_and_a_sigterm_during_start_up_saves_and
         while not (lock_file.exists() and lock_file.stat().st_size):
             assert process.poll() is None, process.communicate()[1][-2000:]
             time.sleep(0.01)
-        message = _exit_message(["jgan", "train", "--config", "ring2d:tiny", "--workdir",
+        message = exit_message(["jgan", "train", "--config", "ring2d:tiny", "--workdir",
                                  str(tmp_path), "--config.num_steps=1"])
     finally:
         process.send_signal(signal.SIGTERM)  # Still starting up: before the checkpointer exists.
@@ -136,7 +128,7 @@ def test_which_config_changes_a_resume_accepts():
 def test_resume_refuses_an_unsafe_change_in_one_line_and_takes_a_safe_one_with_a_note(
         trained, tmp_path, capsys):
     workdir = _copy(trained, tmp_path)
-    message = _exit_message(["jgan", "train", "--config", "ring2d:tiny", "--workdir",
+    message = exit_message(["jgan", "train", "--config", "ring2d:tiny", "--workdir",
                              str(workdir), "--config.eval_every=0", "--config.sample_every=100",
                              "--config.optimizer.d.learning_rate=0.0005", "--config.seed=3"])
     assert message.startswith(f"error: resuming step 20 of {workdir} with a config that differs "
@@ -322,10 +314,10 @@ def test_a_checkpoint_config_naming_an_unknown_model_or_key_ends_in_one_line(
         trained, tmp_path, edit, expected):
     workdir = _copy(trained, tmp_path)
     _craft(workdir, edit)
-    message = _exit_message(["jgan", "sample", "--workdir", str(workdir), "--out",
+    message = exit_message(["jgan", "sample", "--workdir", str(workdir), "--out",
                              str(tmp_path / "g.png")])
     assert message.startswith(f"error: checkpoint step 20 in {workdir}/checkpoints: {expected}")
-    message = _exit_message(["jgan", "train", "--config", "ring2d:tiny", "--workdir", str(workdir),
+    message = exit_message(["jgan", "train", "--config", "ring2d:tiny", "--workdir", str(workdir),
                              "--config.eval_every=0", "--config.sample_every=100"])
     assert "cannot change on resume" in message and "model." in message
 

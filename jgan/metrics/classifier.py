@@ -64,7 +64,8 @@ def weights_hash(path=None) -> str:
 
 
 def features_fn(params=None, batch_size: int = 500):
-    """A function images [N, 28, 28, 1] in [-1, 1] -> (features [N, 128], logits [N, 10])."""
+    """A function images [N, 28, 28, 1] in [-1, 1] -> (features [N, 128], logits [N, 10]);
+    larger images are scored on their central 28×28 (`check_images`)."""
     variables = params if params is not None else load_params()
     forward = jax.jit(lambda v, x: Classifier().apply(v, x))
 
@@ -83,11 +84,18 @@ def features_fn(params=None, batch_size: int = 500):
 
 
 def check_images(images) -> np.ndarray:
-    """Float [N, 28, 28, 1] in [-1, 1] as float32 numpy, or a one-line ValueError."""
+    """Float [N, 28, 28, 1] in [-1, 1] as float32 numpy, or a one-line ValueError.
+
+    Larger images give their central 28×28 (Fashion-MNIST padded to 32×32 is the original again).
+    """
     images = np.asarray(images)
-    if images.ndim != 4 or images.shape[1:] != IMAGE_SHAPE:
+    height, width, channels = IMAGE_SHAPE
+    if images.ndim != 4 or images.shape[1] < height or images.shape[2] < width \
+            or images.shape[3] != channels:
         raise ValueError(f"the Fashion-MNIST classifier takes images [N, 28, 28, 1]; got shape "
-                         f"{images.shape}")
+                         f"{images.shape} (larger ones give their central 28×28)")
+    top, left = (images.shape[1] - height) // 2, (images.shape[2] - width) // 2
+    images = images[:, top:top + height, left:left + width]
     if not np.issubdtype(images.dtype, np.floating):
         raise ValueError(f"images must be floating point in [-1, 1]; got dtype {images.dtype}")
     if images.size and not (images.min() >= -1 - 1e-6 and images.max() <= 1 + 1e-6):

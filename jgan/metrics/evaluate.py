@@ -89,10 +89,7 @@ class _Network:
         if key not in _COMPILED:  # Compiled once per weights, reused by every evaluation.
             _COMPILED.clear()
             _COMPILED[key] = module.features_fn(module.load_params())
-        compiled = _COMPILED[key]
-        # Fashion-MNIST padded to 32×32: the classifier sees the central 28×28, the original.
-        self.features_fn = ((lambda images: compiled(_centre(images, classifier.IMAGE_SHAPE)))
-                            if name == "fmnist" else compiled)
+        self.features_fn = _COMPILED[key]
         self.fake = self.features(fake_images)
         self.real = None  # (features, logits) for plain metrics, read on first use.
 
@@ -105,15 +102,6 @@ class _Network:
         share = np.asarray(images[jax.process_index() * per:][:per], np.float32)
         share = np.pad(share, ((0, per - len(share)),) + ((0, 0),) * 3)
         return tuple(out[:n] for out in self.features_fn(share))
-
-
-def _centre(images, shape):
-    """The central shape[0] × shape[1] pixels of images [N, H, W, C] at least that large."""
-    images = np.asarray(images)
-    top, left = (images.shape[1] - shape[0]) // 2, (images.shape[2] - shape[1]) // 2
-    if top < 0 or left < 0:
-        return images  # Smaller images: the network's own check names the shape.
-    return images[:, top:top + shape[0], left:left + shape[1]]
 
 
 def image_metrics(config, fake_images, names) -> dict:

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jgan.nn.norm import BatchNorm
-from jgan.nn.spectral_norm import SpectralNorm
+from jgan.nn.spectral_norm import maybe_spectral_norm
 
 
 def check_labels(labels, num_classes: int, who: str) -> None:
@@ -74,10 +74,8 @@ class ProjectionHead(nn.Module):
     @nn.compact
     def __call__(self, h_BxF, labels=None, *, train: bool):
         def maybe_sn(layer, *args):
-            if not self.spectral_norm:
-                return layer(*args)
-            return SpectralNorm(layer, eval_power_iteration=self.sn_eval_power_iteration)(
-                *args, update_stats=train)
+            return maybe_spectral_norm(layer, self.spectral_norm, train,
+                                       eval_power_iteration=self.sn_eval_power_iteration)(*args)
 
         linear = nn.Dense(1, kernel_init=self.kernel_init, bias_init=self.bias_init, name="linear")
         logits_B = maybe_sn(linear, h_BxF)[:, 0]

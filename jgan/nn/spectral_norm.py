@@ -87,14 +87,15 @@ class SpectralNorm(nn.Module):
         return (weight / sigma(W_hxw, u, v)).astype(weight.dtype)
 
 
-def maybe_spectral_norm(layer: nn.Module, enabled: bool, train: bool) -> Callable:
-    """`layer`, or `SpectralNorm(layer)` (updating its vectors when `train`) if `enabled`.
+def maybe_spectral_norm(layer: nn.Module, enabled: bool, train: bool, **sn_fields) -> Callable:
+    """`layer`, or `SpectralNorm(layer, **sn_fields)` (updating its vectors when `train`) if
+    `enabled`.
 
     For models with a `spectral_norm=` switch; call it inside a compact method.
     """
     if not enabled:
         return layer
-    return functools.partial(SpectralNorm(layer), update_stats=train)
+    return functools.partial(SpectralNorm(layer, **sn_fields), update_stats=train)
 
 
 def as_matrix(weight, name: str = "kernel"):

@@ -194,7 +194,7 @@ def check_compatible(manager, step: int, template: GANState) -> None:
     missing = [path for path in expected if path not in saved_flat]
     extra = [path for path in saved_flat if path not in expected]
     if missing or extra:
-        first = (f"lacks {_name(missing[0])}" if missing else f"has {_name(extra[0])}")
+        first = (f"lacks {integrity.path_name(missing[0])}" if missing else f"has {integrity.path_name(extra[0])}")
         raise ValueError(f"checkpoint step {step} does not fit this config: it {first} "
                          f"({len(missing)} tensors missing, {len(extra)} extra; another model or "
                          f"optimizer?)")
@@ -202,12 +202,8 @@ def check_compatible(manager, step: int, template: GANState) -> None:
         have = saved_flat[path]
         if tuple(have.shape) != tuple(np.shape(leaf)):
             raise ValueError(f"checkpoint step {step} does not fit this model: parameter "
-                             f"{_name(path)} has shape {tuple(have.shape)} in the checkpoint and "
+                             f"{integrity.path_name(path)} has shape {tuple(have.shape)} in the checkpoint and "
                              f"{tuple(np.shape(leaf))} in the config")
-
-
-def _name(path) -> str:
-    return "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path)
 
 
 def _read_only_manager(workdir):
