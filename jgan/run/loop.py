@@ -81,6 +81,8 @@ def train_and_evaluate(config, workdir, *, allow_config_change: bool = False) ->
         # ---------------------------------------------------------------- Model
         state = engine.put_state(create_state_from_config(config, engine.axis_name))
         step_fn = engine.compile(finite.with_flags(make_step_fn(config, engine.axis_name)))
+        if config.eval_every:  # Unknown metrics or missing feature weights fail now, not mid-run.
+            evaluate.check_metrics(config, config.eval.metrics)
         # ---------------------------------------------------------------- Checkpoint
         ckpt = checkpoint.Checkpointer(workdir, config, lock)
         cleanup.push(_first_error_wins(ckpt.close))
@@ -127,14 +129,13 @@ def _restore(config, workdir, engine, state, ckpt, allow_config_change):
 
 
 def _make_input(config, engine):
+    """The input iterator, after preparing a dataset jgan builds offline if it is missing."""
     if config.dataset.name in data.prepare.PREPARERS:  # Built offline on first use.
         data.ensure_prepared(config.dataset.name, config.dataset.data_dir, config.dataset.source)
     data_it = data.make_iterator(
         config.dataset, batch_size=engine.process_batch * config.loss.n_critic,
         image_shape=tuple(config.model.image_shape), seed=config.seed,
         process_index=jax.process_index(), process_count=jax.process_count())
-    if config.eval_every:  # Unknown metrics or missing feature weights fail now, not mid-run.
-        evaluate.check_metrics(config, config.eval.metrics)
     return data_it
 
 
