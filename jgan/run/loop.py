@@ -1,7 +1,7 @@
 """The training run: `train_and_evaluate(config, workdir)`, behind `jgan train` and
 experiments/train.py.
 
-Sections: Lock / Parallel / Model / Checkpoint / Input / Loop. The loop dispatches step t before
+Sections: Lock / Parallel / Model / Input / Checkpoint / Loop. The loop dispatches step t before
 it reads step t−1's metrics, so the device never waits for the host. docs/faults.md lists what a
 run survives (kills, preemption, a full disk, corrupt checkpoints, NaNs, a second run).
 """
@@ -81,14 +81,14 @@ def train_and_evaluate(config, workdir, *, allow_config_change: bool = False) ->
         # ---------------------------------------------------------------- Model
         state = engine.put_state(create_state_from_config(config, engine.axis_name))
         step_fn = engine.compile(finite.with_flags(make_step_fn(config, engine.axis_name)))
+        # ---------------------------------------------------------------- Input
+        data_it = _make_input(config, engine)
         if config.eval_every:  # Unknown metrics or missing feature weights fail now, not mid-run.
             evaluate.check_metrics(config, config.eval.metrics)
         # ---------------------------------------------------------------- Checkpoint
         ckpt = checkpoint.Checkpointer(workdir, config, lock)
         cleanup.push(_first_error_wins(ckpt.close))
         state, data_state = _restore(config, workdir, engine, state, ckpt, allow_config_change)
-        # ---------------------------------------------------------------- Input
-        data_it = _make_input(config, engine)
         if data_state is not None:
             data_it.set_state(data_state)
         writer = writers.create(workdir, int(engine.local_state(state).step))
