@@ -19,6 +19,6 @@ def test_small_soak_ends_exact_and_loses_nothing_beyond_the_last_checkpoint():
     records = fault_soak.soak(len(PLAN), seed=0, steps=100, kinds=PLAN, plan=True)
     print(fault_soak.table(records))
     expected = [k for k in PLAN if k != "disk_full" or can_mount_here()]
-    assert [r["kind"] for r in records] == expected, records
     for r in records:
-        assert r["ok"] and r["exact"] and r["lost"] == 0, f"{r['kind']}: {r['note']}"
+        assert r["ok"] and r["exact"] and r["lost"] == 0, f"{r['kind']}: {r['note']} {r.get('stderr')}"
+    assert [r["kind"] for r in records] == expected, records

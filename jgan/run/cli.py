@@ -53,14 +53,19 @@ def train(argv) -> None:
     parser.add_argument("--distributed_timeout", type=int, default=120,
                         help="seconds to wait for the coordinator")
     args, overrides = parser.parse_known_args(argv[1:])
-    if not (args.multihost or args.coordinator_address):  # Else JAX's own notifier handles it.
+    one_process = not (args.multihost or args.coordinator_address)  # Else JAX's notifier acts.
+    if one_process:
         preemption.catch()  # A preemption notice during start-up and compilation is honoured too.
-    config = _or_exit(lambda a: configs.load(a.config, overrides), args)
-    from jgan.run import loop  # noqa: PLC0415 — after parsing: keeps --help and errors fast.
-    _or_exit(lambda a: loop.run(config, a.workdir, allow_config_change=a.allow_config_change,
-                                multihost=a.multihost,
-                                coordinator=a.coordinator_address, num_processes=a.num_processes,
-                                process_id=a.process_id, timeout_s=a.distributed_timeout), args)
+    try:
+        config = _or_exit(lambda a: configs.load(a.config, overrides), args)
+        from jgan.run import loop  # noqa: PLC0415 — after parsing: keeps --help and errors fast.
+        _or_exit(lambda a: loop.run(config, a.workdir, allow_config_change=a.allow_config_change,
+                                    multihost=a.multihost, coordinator=a.coordinator_address,
+                                    num_processes=a.num_processes, process_id=a.process_id,
+                                    timeout_s=a.distributed_timeout), args)
+    finally:
+        if one_process and _COMMAND_LINE["owned"]:
+            preemption.ignore()  # The run has ended: its exit status stands.
 
 
 def sample(argv) -> None:

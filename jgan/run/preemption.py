@@ -22,3 +22,11 @@ def release(previous) -> None:
     if previous is not None:
         signal.signal(signal.SIGTERM, previous)
     REQUESTED.clear()
+
+
+def ignore() -> None:
+    """Ignores SIGTERM from now on: for a process whose run has ended. Python puts the default
+    action back for a handler of its own while it shuts down, and a late notice would then end
+    the process by the signal instead of its exit status; an ignored signal stays ignored."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
