@@ -1,7 +1,7 @@
 """The training run: `train_and_evaluate(config, workdir)`, behind `jgan train` and
 experiments/train.py.
 
-Sections: Lock / Parallel / Model / Input / Checkpoint / Loop. The loop dispatches step t before
+Sections: Lock / Parallel / Model / Checkpoint / Input / Loop. The loop dispatches step t before
 it reads step t−1's metrics, so the device never waits for the host. docs/faults.md lists what a
 run survives (kills, preemption, a full disk, corrupt checkpoints, NaNs, a second run).
 """
@@ -127,13 +127,14 @@ def _restore(config, workdir, engine, state, ckpt, allow_config_change):
 
 
 def _make_input(config, engine):
-    """The input iterator, after preparing a dataset jgan builds offline if it is missing."""
     if config.dataset.name in data.prepare.PREPARERS:  # Built offline on first use.
         data.ensure_prepared(config.dataset.name, config.dataset.data_dir, config.dataset.source)
     data_it = data.make_iterator(
         config.dataset, batch_size=engine.process_batch * config.loss.n_critic,
         image_shape=tuple(config.model.image_shape), seed=config.seed,
         process_index=jax.process_index(), process_count=jax.process_count())
+    if config.eval_every:  # Unknown metrics or missing feature weights fail now, not mid-run.
+        evaluate.check_metrics(config, config.eval.metrics)
     return data_it
 
 
