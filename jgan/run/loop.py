@@ -1,7 +1,7 @@
 """The training run: `train_and_evaluate(config, workdir)`, behind `jgan train` and
 experiments/train.py.
 
-Sections: Lock / Parallel / Model / Checkpoint / Input / Loop. The loop dispatches step t before
+Sections: Lock / Parallel / Model / Input / Checkpoint / Loop. The loop dispatches step t before
 it reads step t−1's metrics, so the device never waits for the host. docs/faults.md lists what a
 run survives (kills, preemption, a full disk, corrupt checkpoints, NaNs, a second run).
 """
@@ -127,6 +127,8 @@ def _restore(config, workdir, engine, state, ckpt, allow_config_change):
 
 
 def _make_input(config, engine):
+    """The input iterator, after preparing a dataset jgan builds offline if it is missing; checks
+    the metric names and weights too, so bad names fail before the checkpoint directory exists."""
     if config.dataset.name in data.prepare.PREPARERS:  # Built offline on first use.
         data.ensure_prepared(config.dataset.name, config.dataset.data_dir, config.dataset.source)
     data_it = data.make_iterator(
