@@ -13,7 +13,9 @@ run resumed behind the last checkpoint that was complete and uncorrupted. docs/f
 what each fault must do; the table goes to docs/results.md.
 
 Faults: kill_startup (SIGKILL at a random moment before the first step), term (SIGTERM at a
-random moment once the run holds its workdir: start-up, compilation, steps, saves, evaluations);
+random moment once the run holds its workdir: start-up, compilation, steps, saves, evaluations;
+a run that finishes first ends its chain), term_step (SIGTERM by failpoint during a random step,
+not drawn by default: the small soak's SIGTERM, which must land inside the run);
 kill_step, kill_save, kill_eval, kill_samples, nan (jgan.run.faults failpoints at random steps,
 with random delays); disk_full
 (the workdir's tmpfs shrunk to a random few KiB above its use; needs mount rights, else left
@@ -148,7 +150,7 @@ class Soak:
         """Corruption and config edits need a checkpoint; failpoints a step still to come."""
         if kind.startswith("corrupt") or kind == "config_edit":
             return state["good"] > 0
-        every = dict(kill_step=1, nan=1, kill_save=EVERY["checkpoint_every"],
+        every = dict(kill_step=1, term_step=1, nan=1, kill_save=EVERY["checkpoint_every"],
                      kill_eval=EVERY["eval_every"], kill_samples=EVERY["sample_every"]).get(kind)
         return every is None or bool(self.steps_left(state, every))
 
@@ -230,6 +232,16 @@ class Soak:
             f", saved step {saved.group(1)}" if saved else ", finished" if finished else ""))
         state["pending"].append(record)
 
+    def term_step(self, state, record):
+        """SIGTERM by failpoint during a random step: it always lands inside the run."""
+        step = self.rng.choice(self.steps_left(state, 1)[:-1] or [1])  # Not the last: it ends anyway.
+        rc, out, _ = self.segment(state, self.launch(state["workdir"], f"term:step:{step}:0"))
+        saved = re.search(r"saved step (\d+), exiting", out)
+        at_step = saved and int(saved.group(1)) in committed(state["workdir"])
+        record.update(ok=rc == 0 and bool(at_step), step=step,
+                      note=f"rc {rc}" + (f", saved step {saved.group(1)}" if saved else ""))
+        state["pending"].append(record)
+
     def disk_full(self, state, record):
         workdir = state["workdir"]
         # A killed save's partial copy, which the run would delete at start-up, goes first: the
@@ -302,7 +314,7 @@ def table(records) -> str:
     by_kind = collections.defaultdict(list)
     for r in records:
         by_kind[r["kind"]].append(r)
-    for kind in KINDS:
+    for kind in [*KINDS, *sorted(set(by_kind) - set(KINDS))]:
         rs = by_kind.get(kind, [])
         if rs:
             lines.append(f"| {kind} | {len(rs)} | {sum(r['ok'] for r in rs)} | "
