@@ -158,7 +158,8 @@ def _reg_states(cfg: StepConfig, state: GANState) -> dict:
         if reg.name not in state.reg_state:
             raise ValueError(f"regularizer {reg.name!r} keeps state but state.reg_state has "
                              f"{sorted(state.reg_state)}; create the state with "
-                             f"jgan.create_state(..., regularizers=...) given the step's regularizers")
+                             f"jgan.create_state(..., regularizers=...) given the step's "
+                             f"regularizers")
         states[reg.name] = state.reg_state[reg.name]
     return states
 
