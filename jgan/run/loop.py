@@ -18,7 +18,7 @@ import tqdm
 from absl import logging
 
 import jgan
-from jgan import data, optimizers, regularizers
+from jgan import augment, data, optimizers, regularizers
 from jgan.metrics import evaluate
 from jgan.run import (checkpoint, config_diff, engine as engine_lib, faults, finite,
                       lock as lock_lib, plots, writers)
@@ -45,9 +45,13 @@ def create_state_from_config(config, axis_name: Optional[str] = None) -> GANStat
 
 def make_step_fn(config, axis_name: Optional[str] = None):
     loss = config.loss
+    ops = augment.policy(loss.get("augment", ""))
+    if ops and len(config.model.image_shape) != 3:  # A config's ops are jgan's image ops.
+        raise ValueError(f"config.loss.augment={loss.augment!r} needs images; "
+                         f"config.model.image_shape is {tuple(config.model.image_shape)}")
     return jgan.make_train_step(
         loss.name, n_critic=loss.n_critic, regularizers=regularizers.from_config(loss),
-        augment=loss.get("augment", ""), ema_decay=config.ema.decay, ema_start=config.ema.start,
+        augment=ops, ema_decay=config.ema.decay, ema_start=config.ema.start,
         axis_name=axis_name)
 
 
