@@ -233,3 +233,34 @@ def test_lecam_state_resumes_bit_identically_after_sigkill(tmp_path):
         np.testing.assert_array_equal(resumed[path], array, err_msg=jax.tree_util.keystr(path))
     count = [a for p, a in reference.items() if "count" in jax.tree_util.keystr(p)][0]
     assert int(count) == 1500  # One EMA update per D update.
+
+
+def test_lecam_and_dragan_under_pmap_over_four_devices_equal_one_device():
+    """The LeCam EMAs and DRAGAN's spread are taken over the global batch, so 4 devices keep the
+    same state as one (as tests/test_run_engine.py checks for GP and R1)."""
+    regs = [regularizers.lecam(0.3), regularizers.dragan(10.0)]
+    kw = dict(loss="hinge", n_critic=2, regularizers=regs)
+
+    def state(axis_name):
+        G, D = jgan.models.get("mlp2d", g_hidden=16, d_hidden=16, axis_name=axis_name)
+        return jgan.create_state(jax.random.key(0), G, D, TX, TX, z_dim=Z_DIM, image_shape=SHAPE,
+                                 regularizers=regs)
+
+    batches = [_batch(n_critic=2, seed=s) for s in (1, 2)]
+    single, step = state(None), jax.jit(jgan.make_train_step(**kw))
+    for batch in batches:
+        single, single_metrics = step(single, batch)
+    devices = jax.local_devices()[:4]
+    multi = jgan.parallel.replicate(state("batch"), devices)
+    p_step = jax.pmap(jgan.make_train_step(axis_name="batch", **kw), axis_name="batch",
+                      devices=devices)
+    for batch in batches:
+        multi, p_metrics = p_step(multi, jgan.parallel.shard_batch(batch, 4, axis=1))
+    multi = jgan.parallel.unreplicate(multi)
+    for name in ("ema_real", "ema_fake"):
+        np.testing.assert_allclose(multi.reg_state["lecam"][name],
+                                   single.reg_state["lecam"][name], rtol=1e-5, atol=1e-7)
+    for name in ("lecam", "dragan", "d_loss"):
+        np.testing.assert_allclose(p_metrics[name][0], single_metrics[name], rtol=1e-4, atol=1e-6)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5),
+                 single.d.params, multi.d.params)

@@ -113,7 +113,7 @@ def test_mode_collapse_setups_as_configs_give_the_benchmarks_numbers(name, datas
      "unknown learning-rate schedule 'cosine'; expected one of"),
     ("--config.optimizer.d.warmup_steps=50",
      "warmup_steps=50 with schedule 'constant'; expected schedule 'warmup_cosine'"),
-    ("--config.optimizer.g.learning_rate=-0.1", "learning_rate=-0.1; expected a finite number"),
+    ("--config.optimizer.g.learning_rate=-0.1", "learning_rate=-0.1; expected a number >= 0"),
 ])
 def test_bad_optimizer_configs_end_in_one_line(tmp_path, override, message):
     assert message in exit_message(["jgan", "train", "--config", "ring2d:tiny", "--workdir",
