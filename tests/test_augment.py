@@ -37,6 +37,27 @@ def test_translation_and_cutout_keep_values_in_range_and_move_or_zero_pixels():
     assert np.all(zeroed <= 8 * 6) and np.all(zeroed >= 4 * 3), zeroed
 
 
+def _shifted(image, dh, dw):
+    """`image` moved by (dh, dw) pixels (content at (i, j) comes from (i + dh, j + dw)), zero-filled."""
+    H, W = image.shape[:2]
+    out = np.zeros_like(image)
+    rows, cols = np.arange(H) + dh, np.arange(W) + dw
+    ok_r, ok_c = (rows >= 0) & (rows < H), (cols >= 0) & (cols < W)
+    out[np.ix_(ok_r, ok_c)] = image[np.ix_(rows[ok_r], cols[ok_c])]
+    return out
+
+
+def test_translation_is_a_zero_filled_shift_of_at_most_an_eighth():
+    out, x = np.asarray(augment.translation(KEY, X)), np.asarray(X)
+    shifts = []
+    for b in range(len(x)):  # H = 16, W = 12: shifts of up to 2 and 2 (an eighth, rounded).
+        found = [(dh, dw) for dh in range(-2, 3) for dw in range(-2, 3)
+                 if np.array_equal(out[b], _shifted(x[b], dh, dw))]
+        assert found, f"image {b} is not a zero-filled shift of its input"
+        shifts.append(found[0])
+    assert len(set(shifts)) > 1, shifts
+
+
 def test_color_ops_stay_within_the_bounds_their_definitions_give():
     lo, hi = float(X.min()), float(X.max())
     bright = augment.brightness(KEY, X)
@@ -47,6 +68,11 @@ def test_color_ops_stay_within_the_bounds_their_definitions_give():
     sat = augment.saturation(KEY, X)
     assert sat.min() >= 2 * lo - hi - 1e-6 and sat.max() <= 2 * hi - lo + 1e-6
     np.testing.assert_allclose(sat.mean(-1), X.mean(-1), atol=1e-5)  # Channel means kept.
+    # One factor s ∈ [0, 2) per example scales each pixel's spread around its channel mean.
+    spread_in, spread_out = X - X.mean(-1, keepdims=True), sat - X.mean(-1, keepdims=True)
+    s = (spread_in * spread_out).sum((1, 2, 3)) / (spread_in ** 2).sum((1, 2, 3))
+    np.testing.assert_allclose(spread_out, s[:, None, None, None] * spread_in, atol=1e-5)
+    assert np.all(s >= 0) and np.all(s < 2) and len(set(np.round(np.asarray(s), 4))) > 1, s
     con = augment.contrast(KEY, X)
     np.testing.assert_allclose(con.mean((1, 2, 3)), X.mean((1, 2, 3)), atol=1e-5)
     spread = lambda x: x.std(axis=(1, 2, 3))
