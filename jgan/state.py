@@ -9,6 +9,7 @@ import optax
 from flax import struct
 from flax.training import train_state
 
+from jgan import regularizers as regularizers_lib
 from jgan.backend import compiler_options
 
 
@@ -41,7 +42,8 @@ class GANState(struct.PyTreeNode):
     collections at the last step (BatchNorm's running statistics, themselves averages, and
     spectral norm's vectors; not averaged again); `rng` is the run's base key (raw uint32 key
     data, so the state is plain arrays for checkpoints and sharding), from which every step
-    derives its own with `fold_in`.
+    derives its own with `fold_in`; `reg_state` holds the stateful regularisers' states by name
+    (`jgan.regularizers`, e.g. LeCam's EMAs; {} without them, as in checkpoints that predate it).
     """
     step: jax.Array
     g: TrainState
@@ -52,11 +54,12 @@ class GANState(struct.PyTreeNode):
     rng: jax.Array
     z_dim: int = struct.field(pytree_node=False)
     image_shape: tuple[int, ...] = struct.field(pytree_node=False)
+    reg_state: Any = struct.field(default_factory=dict)
 
 
 def create_state(rng: jax.Array, G: nn.Module, D: nn.Module, g_tx: optax.GradientTransformation,
                  d_tx: optax.GradientTransformation, *, z_dim: int, image_shape: Sequence[int],
-                 num_classes: Optional[int] = None) -> GANState:
+                 num_classes: Optional[int] = None, regularizers: Sequence = ()) -> GANState:
     """Initialises both players from shapes alone (no data needed).
 
     Args:
@@ -65,18 +68,21 @@ def create_state(rng: jax.Array, G: nn.Module, D: nn.Module, g_tx: optax.Gradien
       g_tx, d_tx: the players' optax optimizers.
       z_dim: latent size; image_shape: one example's shape, e.g. (28, 28, 1).
       num_classes: for class-conditional modules (default: the modules' `num_classes`, if any).
+      regularizers: the training step's `jgan.regularizers`; the stateful ones' initial states
+        become `reg_state`.
     """
     image_shape = tuple(int(s) for s in image_shape)
     num_classes = num_classes or getattr(G, "num_classes", None)
     if not jnp.issubdtype(rng.dtype, jax.dtypes.prng_key):
         rng = jax.random.wrap_key_data(rng)
     init = functools.partial(_init, G=G, D=D, g_tx=g_tx, d_tx=d_tx, z_dim=int(z_dim),
-                             image_shape=image_shape, num_classes=num_classes)
+                             image_shape=image_shape, num_classes=num_classes,
+                             regularizers=tuple(regularizers))
     # One compiled program: op by op, every initializer would compile on its own, for seconds.
     return jax.jit(init, compiler_options=compiler_options())(rng)
 
 
-def _init(rng, *, G, D, g_tx, d_tx, z_dim, image_shape, num_classes) -> GANState:
+def _init(rng, *, G, D, g_tx, d_tx, z_dim, image_shape, num_classes, regularizers) -> GANState:
     labels_B = jnp.zeros((1,), jnp.int32) if num_classes else None
     g_key, d_key, run_key = jax.random.split(rng, 3)
     g_vars = G.init(g_key, jnp.zeros((1, z_dim)), labels_B, train=False)
@@ -95,7 +101,8 @@ def _init(rng, *, G, D, g_tx, d_tx, z_dim, image_shape, num_classes) -> GANState
     return GANState(step=jnp.zeros((), jnp.int32), g=g, d=d, g_ema_params=copy(g.params),
                     g_ema_batch_stats=copy(g.batch_stats), g_ema_collections=copy(g.collections),
                     rng=jax.random.key_data(run_key),
-                    z_dim=z_dim, image_shape=image_shape)
+                    z_dim=z_dim, image_shape=image_shape,
+                    reg_state=regularizers_lib.init_state(regularizers))
 
 
 def _other_collections(module_vars) -> dict:

@@ -19,11 +19,14 @@ import jax.numpy as jnp
 import optax
 from jax import lax
 
-from jgan import losses as losses_lib, regularizers
+from jgan import augment as augment_lib, losses as losses_lib, regularizers as regularizers_lib
 from jgan.state import GANState, variables
 
-# Stream ids for `fold_in`: each random draw of a step has its own.
-_Z, _G_DROPOUT, _D_DROPOUT_REAL, _D_DROPOUT_FAKE, _GP_EPS = range(5)
+# Stream ids for `fold_in`: each random draw of a step has its own. Regulariser i draws from
+# _REGULARIZERS + i (the first from the stream the gradient penalty always used); the
+# augmentations from streams far above any regulariser's.
+_Z, _G_DROPOUT, _D_DROPOUT_REAL, _D_DROPOUT_FAKE, _REGULARIZERS = range(5)
+_AUGMENT_REAL, _AUGMENT_FAKE, _AUGMENT_G = range(1 << 16, (1 << 16) + 3)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,37 +34,45 @@ class StepConfig:
     """The static choices of a training step; built by `make_train_step`."""
     loss: losses_lib.Loss
     n_critic: int = 1
-    gp_weight: float = 0.0
-    r1_weight: float = 0.0
-    r1_every: int = 1
+    regularizers: tuple = ()  # Of jgan.regularizers.Regularizer.
+    augment: tuple = ()  # A jgan.augment policy: ops applied to what D sees.
     ema_decay: float = 0.999
     ema_start: int = 0
     axis_name: Optional[str] = None
 
     def __post_init__(self):
-        if self.n_critic < 1 or self.r1_every < 1:
-            raise ValueError(f"n_critic={self.n_critic} and r1_every={self.r1_every} must both be >= 1")
+        if self.n_critic < 1:
+            raise ValueError(f"n_critic={self.n_critic} must be >= 1")
         if not 0.0 <= self.ema_decay <= 1.0:
             raise ValueError(f"ema_decay={self.ema_decay} must lie in [0, 1]")
+        object.__setattr__(self, "regularizers", regularizers_lib.check(self.regularizers))
 
 
-def make_train_step(loss="non_saturating", *, n_critic: int = 1, gp_weight: float = 0.0,
-                    r1_weight: float = 0.0, r1_every: int = 1, ema_decay: float = 0.999,
-                    ema_start: int = 0, axis_name: Optional[str] = None):
+def make_train_step(loss="non_saturating", *, n_critic: int = 1, regularizers=(), augment=None,
+                    gp_weight: float = 0.0, r1_weight: float = 0.0, r1_every: int = 1,
+                    ema_decay: float = 0.999, ema_start: int = 0, axis_name: Optional[str] = None):
     """Returns the pure training step `(state, batch) -> (state, metrics)`.
 
     Args:
       loss: a name from `jgan.losses.names()` or a `jgan.losses.Loss(d, g)` pair of functions.
       n_critic: D updates per G update. With n_critic > 1, `batch["image"]` is
         [n_critic, B, *image_shape]: one real minibatch per D update.
-      gp_weight: WGAN-GP gradient penalty weight (on random real/fake interpolates).
-      r1_weight: R1 penalty weight γ (loss += γ/2 · E‖∇D(real)‖²), applied lazily every
-        `r1_every` D updates with the weight scaled by `r1_every`, so its strength is unchanged.
+      regularizers: `jgan.regularizers.Regularizer` values penalising D's loss (`gp`, `r1`,
+        `lecam`, `dragan`, or a user's own); each adds its penalty as metric `name`. Stateful
+        ones (LeCam) need the state made by `create_state(..., regularizers=...)`.
+      augment: a `jgan.augment` policy, e.g. "color,translation,cutout" (DiffAugment) or
+        functions op(key, x) -> x: applied to real and fake images in D's update and to fake
+        ones in G's; the regularisers see the augmented images.
+      gp_weight, r1_weight, r1_every: shorthands that add `jgan.regularizers.gp(gp_weight)` and
+        `jgan.regularizers.r1(r1_weight, every=r1_every)` (γ = r1_weight, lazy every r1_every D
+        updates with the weight scaled by r1_every) before `regularizers`.
       ema_decay: G-EMA decay; the EMA equals G's parameters for the first `ema_start` steps.
       axis_name: the `jax.pmap` axis. Gradients, losses and batch statistics are averaged over it
-        and z is drawn for the global batch and sliced per device, so N devices train like one.
+        and z is drawn for the global batch and sliced per device, so N devices train like one
+        (augmentations draw per device, as dropout does).
     """
-    cfg = StepConfig(losses_lib.get(loss), n_critic, gp_weight, r1_weight, r1_every, ema_decay,
+    regs = regularizers_lib.from_flags(gp_weight, r1_weight, r1_every) + tuple(regularizers)
+    cfg = StepConfig(losses_lib.get(loss), n_critic, regs, augment_lib.policy(augment), ema_decay,
                      ema_start, axis_name)
     return functools.partial(train_step, cfg)
 
@@ -115,12 +126,14 @@ def d_phase(cfg: StepConfig, state: GANState, batch: dict, fake=None):
     images, labels = _check_batch(cfg, state, batch)
     critic_keys = _critic_keys(cfg, state)
     d_update = functools.partial(_d_update, cfg, state.g, state.z_dim)
+    carry = (state.d, _reg_states(cfg, state))
     if cfg.n_critic == 1:
-        d, metrics = d_update(state.d, (images[0], _first(labels), critic_keys[0]), fake)
+        carry, metrics = d_update(carry, (images[0], _first(labels), critic_keys[0]), fake)
     else:
-        d, metrics = lax.scan(d_update, state.d, (images, labels, critic_keys))
+        carry, metrics = lax.scan(d_update, carry, (images, labels, critic_keys))
         metrics = jax.tree.map(jnp.mean, metrics)
-    return state.replace(d=d), metrics
+    d, reg_states = carry
+    return state.replace(d=d, reg_state={**state.reg_state, **reg_states}), metrics
 
 
 def g_phase(cfg: StepConfig, state: GANState, batch: dict, forward: Optional[GForward] = None):
@@ -134,6 +147,21 @@ def g_phase(cfg: StepConfig, state: GANState, batch: dict, forward: Optional[GFo
         forward = g_forward(cfg, state, batch)
     g, d, metrics = _g_update(cfg, state.g, state.d, forward)
     return state.replace(g=g, d=d), metrics
+
+
+def _reg_states(cfg: StepConfig, state: GANState) -> dict:
+    """The states of the step's stateful regularisers, from `state.reg_state`."""
+    states = {}
+    for reg in cfg.regularizers:
+        if reg.init is None:
+            continue
+        if reg.name not in state.reg_state:
+            raise ValueError(f"regularizer {reg.name!r} keeps state but state.reg_state has "
+                             f"{sorted(state.reg_state)}; create the state with "
+                             f"jgan.create_state(..., regularizers=...) given the step's "
+                             f"regularizers")
+        states[reg.name] = state.reg_state[reg.name]
+    return states
 
 
 def _critic_keys(cfg: StepConfig, state: GANState):
@@ -205,34 +233,38 @@ def _generate(cfg: StepConfig, g, g_params, z_shape, labels, key):
     return _train_apply(cfg, g, g_params, g.state_vars, z_BxZ, labels, key, _G_DROPOUT)
 
 
-def _d_update(cfg: StepConfig, g, z_dim, d, xs, fake=None):
-    """One D update on a real minibatch; G's parameters are only read."""
+def _d_update(cfg: StepConfig, g, z_dim, carry, xs, fake=None):
+    """One D update on a real minibatch; G's parameters are only read. `carry` is (D, the
+    regularisers' states)."""
+    d, reg_states = carry
     real, labels, key = xs
     if fake is None:
         fake, _ = _generate(cfg, g, g.params, (real.shape[0], z_dim), labels, key)
     fake = lax.stop_gradient(fake)
-    loss_fn = functools.partial(_d_loss, cfg, d, real, fake, labels, key)
-    if cfg.r1_weight and cfg.r1_every > 1:  # Lazy R1: only every r1_every-th update pays for it.
-        (_, aux), grads = lax.cond(d.step % cfg.r1_every == 0,
-                                   lambda: _d_grads(loss_fn, d.params, with_r1=True),
-                                   lambda: _d_grads(loss_fn, d.params, with_r1=False))
-    else:
-        (_, aux), grads = _d_grads(loss_fn, d.params, with_r1=bool(cfg.r1_weight))
-    state_vars, metrics = aux
+    real = _augment(cfg, key, _AUGMENT_REAL, real)
+    fake = _augment(cfg, key, _AUGMENT_FAKE, fake)
+    loss_fn = functools.partial(_d_loss, cfg, d, reg_states, real, fake, labels, key)
+    (_, (state_vars, reg_states, metrics)), grads = jax.value_and_grad(
+        loss_fn, has_aux=True)(d.params)
     grads, metrics = _pmean(cfg, (grads, metrics))
     state_vars = _pmean_vars(cfg, state_vars)
     with jax.named_scope("grad_norm"):
         metrics["d_grad_norm"] = optax.tree.norm(grads)
     with jax.named_scope("d_optimizer"):
-        return d.apply_gradients(grads=grads).replace_state_vars(state_vars), metrics
+        d = d.apply_gradients(grads=grads).replace_state_vars(state_vars)
+        return (d, reg_states), metrics
 
 
-def _d_grads(loss_fn, params, *, with_r1):
-    return jax.value_and_grad(functools.partial(loss_fn, with_r1=with_r1), has_aux=True)(params)
+def _augment(cfg: StepConfig, key, stream, x):
+    if not cfg.augment:
+        return x
+    with jax.named_scope("augment"):
+        return augment_lib.apply(cfg.augment, _device_key(cfg, jax.random.fold_in(key, stream)), x)
 
 
-def _d_loss(cfg: StepConfig, d, real, fake, labels, key, params, *, with_r1):
-    """D's loss with its penalties; aux = (D's new state_vars, metrics)."""
+def _d_loss(cfg: StepConfig, d, reg_states, real, fake, labels, key, params):
+    """D's loss with its penalties; aux = (D's new state_vars, the regularisers' new states,
+    metrics)."""
     def apply(x, state_vars, stream):
         return _train_apply(cfg, d, params, state_vars, x, labels, key, stream)
 
@@ -241,25 +273,47 @@ def _d_loss(cfg: StepConfig, d, real, fake, labels, key, params, *, with_r1):
     d_loss = cfg.loss.d(real_logits, fake_logits)
     metrics = {"d_loss": d_loss, "d_real_logit": real_logits.mean(),
                "d_fake_logit": fake_logits.mean()}
-    total = d_loss
-    if cfg.gp_weight:
-        eps_shape = (real.shape[0],) + (1,) * (real.ndim - 1)
-        eps = _global_draw(cfg, jax.random.uniform, jax.random.fold_in(key, _GP_EPS), eps_shape)
-        metrics["gp"] = regularizers.gradient_penalty(
-            lambda x: apply(x, state_vars, _D_DROPOUT_FAKE)[0], real, fake, eps)
-        total += cfg.gp_weight * metrics["gp"]
-    if cfg.r1_weight:
-        metrics["r1"] = (regularizers.r1_penalty(
-            lambda x: apply(x, d.state_vars, _D_DROPOUT_REAL)[0], real)
-                         if with_r1 else jnp.zeros(()))
-        total += 0.5 * cfg.r1_weight * cfg.r1_every * metrics["r1"]
-    return total, (state_vars, metrics)
+    total, new_states = d_loss, {}
+    for i, reg in enumerate(cfg.regularizers):
+        reg_key = jax.random.fold_in(key, _REGULARIZERS + i)
+        inputs = regularizers_lib.Inputs(
+            real, fake, real_logits, fake_logits,
+            d_on_real=lambda x: apply(x, d.state_vars, _D_DROPOUT_REAL)[0],
+            d_on_fake=lambda x: apply(x, state_vars, _D_DROPOUT_FAKE)[0],
+            key=reg_key, draw=functools.partial(_draw, cfg, reg_key),
+            pmean=functools.partial(_pmean, cfg))
+        with jax.named_scope(f"regularizer_{reg.name}"):
+            value, new_state = _penalty(reg, inputs, reg_states.get(reg.name), d.step)
+        metrics[reg.name] = value
+        if reg.init is not None:
+            new_states[reg.name] = new_state
+        total += reg.weight * reg.every * value
+    return total, (state_vars, new_states, metrics)
+
+
+def _penalty(reg, inputs, state, d_step):
+    """(penalty, new state) of `reg`; on the D updates a lazy one skips, (0, state)."""
+    def pay():
+        if reg.init is None:
+            return jnp.asarray(reg.penalty(inputs), jnp.float32), state
+        value, new_state = reg.penalty(inputs, state)
+        return jnp.asarray(value, jnp.float32), new_state
+    if reg.every == 1:
+        return pay()
+    return lax.cond(d_step % reg.every == 0, pay, lambda: (jnp.zeros((), jnp.float32), state))
+
+
+def _draw(cfg: StepConfig, key, sampler, shape, stream: int = 0):
+    """A regulariser's draw: stream 0 from its own key, others from keys folded from it."""
+    return _global_draw(cfg, sampler, key if stream == 0 else jax.random.fold_in(key, stream),
+                        shape)
 
 
 def _g_update(cfg: StepConfig, g, d, forward: GForward):
     """One G update against the freshly updated D; returns (G, D, metrics), D's parameters only
     read."""
     def loss_fn(fake):
+        fake = _augment(cfg, forward.key, _AUGMENT_G, fake)  # G learns through the augmentation.
         fake_logits, d_vars = _train_apply(cfg, d, d.params, d.state_vars, fake, forward.labels,
                                            forward.key, _D_DROPOUT_FAKE)
         return cfg.loss.g(fake_logits), d_vars

@@ -111,7 +111,8 @@ class _ConstantD(nn.Module):
 
 def _penalties(D, **kw):
     G, _ = jgan.models.get("mlp2d", g_hidden=16, d_hidden=16)
-    cfg = step_lib.StepConfig(jgan.losses.get("wasserstein"), **kw)
+    cfg = step_lib.StepConfig(jgan.losses.get("wasserstein"),
+                              regularizers=jgan.regularizers.from_flags(**kw))
     _, metrics = jax.jit(step_lib.d_phase, static_argnums=0)(cfg, _tiny_state(G=G, D=D), _batch())
     return metrics
 

@@ -2,25 +2,29 @@
 
     python experiments/benchmarks/mode_collapse.py [--seeds 10] [--only ring] [--setups jgan,gan]
 
-Each setup is trained from `--seeds` seeds at once (the train step `vmap`ped over seeds, the
+Each setup is a jgan config (`setup_config`: the model, loss, optimizers with their learning-rate
+schedule and EMA that `jgan train` would read) trained from `--seeds` seeds at once (the train step `vmap`ped over seeds, the
 steps in a `lax.scan`, data drawn inside the compiled loop), then evaluated by the PacGAN
 protocol (`jgan.metrics.modes`: 2 500 samples from a fixed z, high quality = within 3 std of
 the nearest mode). The table gives mean ± standard error over seeds of modes covered, % high
 quality samples and reverse KL, under PacGAN's published rows.
 """
 import argparse
+import functools
 import json
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from jax import lax
 
 import jgan
+from jgan import optimizers, regularizers
 from jgan.data import toy2d
 from jgan.metrics.modes import mode_stats
+from jgan.run import loop
+from jgan.run.configs import default
 
 # PacGAN (Lin et al. 2018), Table 1: modes, % high quality, reverse KL.
 PACGAN = {
@@ -40,36 +44,62 @@ SETUPS = {"jgan": _JGAN, "gan": {**_JGAN, "pack": 1}}
 _CHUNK = 1000  # Steps per compiled call: progress is printed between calls.
 
 
-def train(setup: dict, dataset: str, num_seeds: int) -> list[dict]:
-    """Trains `setup` on `dataset` from seeds 0..num_seeds-1; returns each seed's mode stats."""
-    G, D = jgan.models.get("mlp2d", pack=setup["pack"], **setup["model"])
-    lr = setup["lr"]
-    if setup.get("lr_decay"):  # Linear decay to 0: the last steps refine instead of hopping.
-        lr = optax.linear_schedule(lr, 0.0, setup["steps"])
-    tx = optax.adam(lr, setup["b1"], setup["b2"])
-    create = lambda key: jgan.create_state(key, G, D, tx, tx, z_dim=2, image_shape=(2,))
+def setup_config(setup: dict, dataset: str):
+    """The jgan config of `setup` on `dataset` (what `jgan train` would read)."""
+    config = default.get_config()
+    config.num_steps, config.batch_size = setup["steps"], setup["batch"] * setup["pack"]
+    config.model.update(dict(name="mlp2d", z_dim=2, image_shape=(2,),
+                             kwargs=dict(pack=setup["pack"], **setup["model"])))
+    config.loss.update(dict(name=setup["loss"], r1_weight=setup.get("r1", 0.0)))
+    for player in ("g", "d"):
+        config.optimizer[player].update(dict(
+            name="adam", learning_rate=setup["lr"], b1=setup["b1"], b2=setup["b2"],
+            # Linear decay to 0: the last steps refine instead of hopping between modes.
+            schedule="linear" if setup.get("lr_decay") else "constant"))
+    config.ema.decay = setup.get("ema_decay", 0.999)
+    config.dataset.name = dataset
+    return config
+
+
+def build(setup: dict, dataset: str, num_seeds: int):
+    """(states of seeds 0..num_seeds-1, the step vmapped over them) from `setup_config`."""
+    config = setup_config(setup, dataset)
+    G, D = loop.build_models(config)
+    g_tx, d_tx = (optimizers.from_config(config.optimizer[player], config.num_steps)
+                  for player in ("g", "d"))
+    create = lambda key: jgan.create_state(key, G, D, g_tx, d_tx, z_dim=config.model.z_dim,
+                                           image_shape=tuple(config.model.image_shape),
+                                           regularizers=regularizers.from_config(config.loss))
     states = jax.vmap(create)(jax.vmap(jax.random.key)(jnp.arange(num_seeds)))
-    step = jax.vmap(jgan.make_train_step(setup["loss"], ema_decay=setup.get("ema_decay", 0.999),
-                                          r1_weight=setup.get("r1", 0.0)))
+    return states, jax.vmap(loop.make_step_fn(config))
+
+
+def draw(dataset: str, batch: int, seed, i):
+    """One seed's real batch i: a uniform mode plus Gaussian noise."""
     centres, std = toy2d.modes(dataset)
     centres = jnp.asarray(centres, jnp.float32)
+    key = jax.random.fold_in(jax.random.key(1_000 + seed), i)
+    k_mode, k_noise = jax.random.split(key)
+    modes = jax.random.randint(k_mode, (batch,), 0, len(centres))
+    return centres[modes] + std * jax.random.normal(k_noise, (batch, 2))
+
+
+def train(setup: dict, dataset: str, num_seeds: int) -> list[dict]:
+    """Trains `setup` on `dataset` from seeds 0..num_seeds-1; returns each seed's mode stats."""
+    states, step = build(setup, dataset, num_seeds)
     batch = setup["batch"] * setup["pack"]
 
-    def draw(seed, i):  # One seed's real batch i: a uniform mode plus Gaussian noise.
-        key = jax.random.fold_in(jax.random.key(1_000 + seed), i)
-        k_mode, k_noise = jax.random.split(key)
-        modes = jax.random.randint(k_mode, (batch,), 0, len(centres))
-        return centres[modes] + std * jax.random.normal(k_noise, (batch, 2))
+    draw_seeds = jax.vmap(functools.partial(draw, dataset, batch), (0, None))
 
     @jax.jit
     def run(states, start):
         def body(states, i):
-            images = jax.vmap(draw, (0, None))(jnp.arange(num_seeds), i)
-            return step(states, {"image": images})[0], None
+            return step(states, {"image": draw_seeds(jnp.arange(num_seeds), i)})[0], None
         return lax.scan(body, states, start + jnp.arange(_CHUNK))[0]
 
     for start in range(0, setup["steps"], _CHUNK):
         states = run(states, start)
+    centres, std = toy2d.modes(dataset)
     samples = jax.vmap(lambda s: jgan.sample(s, jax.random.key(0), 2500, ema=setup["ema"]))(states)
     return [mode_stats(s, np.asarray(centres), std) for s in np.asarray(samples)]
 

@@ -18,7 +18,7 @@ import tqdm
 from absl import logging
 
 import jgan
-from jgan import data, optimizers
+from jgan import augment, data, optimizers, regularizers
 from jgan.metrics import evaluate
 from jgan.run import (checkpoint, config_diff, engine as engine_lib, faults, finite,
                       lock as lock_lib, plots, writers)
@@ -35,17 +35,23 @@ def build_models(config, axis_name: Optional[str] = None):
 
 def create_state_from_config(config, axis_name: Optional[str] = None) -> GANState:
     G, D = build_models(config, axis_name)
-    return jgan.create_state(jax.random.key(config.seed), G, D, optimizers.from_config(config.optimizer.g),
-                             optimizers.from_config(config.optimizer.d), z_dim=config.model.z_dim,
-                             image_shape=tuple(config.model.image_shape),
-                             num_classes=config.model.num_classes)
+    g_tx, d_tx = (optimizers.from_config(config.optimizer[player], config.num_steps, updates)
+                  for player, updates in (("g", 1), ("d", config.loss.n_critic)))
+    return jgan.create_state(jax.random.key(config.seed), G, D, g_tx, d_tx,
+                             z_dim=config.model.z_dim, image_shape=tuple(config.model.image_shape),
+                             num_classes=config.model.num_classes,
+                             regularizers=regularizers.from_config(config.loss))
 
 
 def make_step_fn(config, axis_name: Optional[str] = None):
     loss = config.loss
+    ops = augment.policy(loss.get("augment", ""))
+    if ops and len(config.model.image_shape) != 3:  # A config's ops are jgan's image ops.
+        raise ValueError(f"config.loss.augment={loss.augment!r} needs images; "
+                         f"config.model.image_shape is {tuple(config.model.image_shape)}")
     return jgan.make_train_step(
-        loss.name, n_critic=loss.n_critic, gp_weight=loss.gp_weight, r1_weight=loss.r1_weight,
-        r1_every=loss.r1_every, ema_decay=config.ema.decay, ema_start=config.ema.start,
+        loss.name, n_critic=loss.n_critic, regularizers=regularizers.from_config(loss),
+        augment=ops, ema_decay=config.ema.decay, ema_start=config.ema.start,
         axis_name=axis_name)
 
 

@@ -4,11 +4,10 @@
     jgan train --config cgan_pd_cifar10 --workdir gs://BUCKET/runs/cgan_pd \
         --config.dataset.data_dir=gs://BUCKET/tensorflow_datasets
 
-`sngan_cifar10`'s hyperparameters (hinge, batch 64, Adam(2e-4, β = (0, 0.9)), n_dis = 5,
-100 000 G steps, G scored itself) with `nets/cgan_pd/cgan_pd_32.py`'s nets (jgan's `cgan_pd`,
-proven equal in tests/test_mimicry.py). Target: Mimicry's CIFAR-10 FID of 10.84
-(`fid50k_train`). As in `sngan_cifar10`, Mimicry's linear learning-rate decay waits for the
-learning-rate schedules issue: constant 2e-4 here. Fake images are judged with the real batch's
+`sngan_cifar10`'s hyperparameters (hinge, batch 64, Adam(2e-4, β = (0, 0.9)) decayed linearly
+to 0, n_dis = 5, 100 000 G steps, G scored itself) with `nets/cgan_pd/cgan_pd_32.py`'s nets
+(jgan's `cgan_pd`, proven equal in tests/test_mimicry.py). Target: Mimicry's CIFAR-10 FID of 10.84
+(`fid50k_train`). Fake images are judged with the real batch's
 labels (jgan's step), where Mimicry draws uniform random labels for them: on CIFAR-10's balanced
 classes the same distribution. The sample grids show one class per row. Not measured on any
 accelerator.

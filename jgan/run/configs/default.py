@@ -25,14 +25,19 @@ def get_config():
     config.loss = ml_collections.ConfigDict()
     config.loss.name = "non_saturating"
     config.loss.n_critic = 1
-    config.loss.gp_weight = 0.0
-    config.loss.r1_weight = 0.0
+    config.loss.gp_weight = 0.0        # Shorthand for the regularizer {"name": "gp", "weight": w}.
+    config.loss.r1_weight = 0.0        # Shorthand for {"name": "r1", "weight": γ, "every": ...}.
     config.loss.r1_every = 1
+    # jgan.regularizers by name, each a dict: [{"name": "lecam", "weight": 0.3}, ...].
+    config.loss.regularizers = ()
+    config.loss.augment = ""           # A jgan.augment policy, e.g. "color,translation,cutout".
 
     config.optimizer = ml_collections.ConfigDict()
-    for player in ("g", "d"):
+    for player in ("g", "d"):  # Per player: TTUR is two learning rates.
         config.optimizer[player] = ml_collections.ConfigDict(
-            dict(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999))
+            dict(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999,
+                 schedule="constant",  # jgan.optimizers.SCHEDULES: constant, linear, warmup_cosine
+                 warmup_steps=0))      # G steps of warm-up (warmup_cosine).
 
     config.ema = ml_collections.ConfigDict(dict(decay=0.999, start=0))
 
