@@ -176,7 +176,13 @@ def _input_grad(g, w, geo):
 
 
 def _kernel_grad(x, g, geo):
-    return _call("jgan_conv_bwd_weights", x, g, _shapes(geo, x.shape[0], x.shape[3], g.shape[3]))
+    shapes = _shapes(geo, x.shape[0], x.shape[3], g.shape[3])
+    if x.dtype == jnp.bfloat16:
+        # oneDNN's bfloat16 kernel gradient (jit_bf16) runs 4-40x slower than its float32 one on
+        # this Zen 4 (ONEDNN_VERBOSE; docs/cpu_performance.md): float32 on the widened operands.
+        f32 = _call("jgan_conv_bwd_weights", x.astype(jnp.float32), g.astype(jnp.float32), shapes)
+        return f32.astype(x.dtype)
+    return _call("jgan_conv_bwd_weights", x, g, shapes)
 
 
 ONEDNN = primitives.Formulation("onednn", _fwd, _input_grad, _kernel_grad)
