@@ -50,7 +50,8 @@ class BatchNorm(nn.Module):
                 if self.use_bias else jnp.zeros(features, jnp.float32))
         dtype = x.dtype if self.dtype is None else self.dtype
         if use_running_average:
-            return normalize(x, ra_mean.value, ra_var.value, scale, bias, self.epsilon).astype(dtype)
+            y = normalize(x, ra_mean.value, ra_var.value, scale, bias, self.epsilon)
+            return y.astype(dtype)
         train = _reference_train if convolution.resolve(self.impl) == "lax" else _cpu_train
         x_NxC = x.reshape(-1, x.shape[-1])
         y_NxC, (mean, var) = train(x_NxC, scale, bias, self.epsilon, self.axis_name)
