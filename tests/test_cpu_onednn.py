@@ -77,7 +77,8 @@ def test_unsupported_operands_are_named():
     x, w = jnp.ones((1, 5, 5, 2)), jnp.ones((3, 3, 2, 4))
     with pytest.raises(ValueError, match=r"padding \(\(3, 0\), \(0, 0\)\) of a 3x3 kernel"):
         onednn.conv(x, w, (1, 1), ((3, 0), (0, 0)))
-    with pytest.raises(ValueError, match=r"float32 NHWC / HWIO operands; got float16\[1, 5, 5, 2\]"):
+    with pytest.raises(ValueError, match=r"float32 or bfloat16 NHWC / HWIO operands of one dtype; "
+                                         r"got float16\[1, 5, 5, 2\]"):
         onednn.conv_transpose(x.astype(jnp.float16), w, (2, 2), ((1, 1), (1, 1)))
 
 

@@ -23,12 +23,14 @@ def select(only=None, names=tuple(CASES)) -> list[tuple[str, int]]:
     return [(name, batch) for name in names for batch in CASES[name][5]]
 
 
-def make_state(name: str, conv_impl: str = "auto"):
+def make_state(name: str, conv_impl: str = "auto", precision: str = "float32"):
     """Case `name`'s training state, with Adam(2e-4, 0.5) for both players; `conv_impl` is the
-    convolution models' (jgan.nn: "auto", "lax", "xla_cpu", "onednn")."""
+    convolution models' (jgan.nn: "auto", "lax", "xla_cpu", "onednn"), `precision` the models'
+    ("float32", "bfloat16": jgan.nn.precision)."""
     model, kwargs, z_dim, shape, _, _ = _case(name)
     if model in ("seed_dcgan", "dcgan"):
         kwargs = {**kwargs, "conv_impl": conv_impl}
+    kwargs = {**kwargs, "precision": precision}
     G, D = jgan.models.get(model, **kwargs)
     tx = optax.adam(2e-4, 0.5)
     return jgan.create_state(jax.random.key(0), G, D, tx, tx, z_dim=z_dim, image_shape=shape)

@@ -2,6 +2,7 @@
 
     pip install torch==2.13.0   # benchmark-only
     python experiments/benchmarks/step_speed.py [--rounds 7] [--steps 5] [--only seed_dcgan:64]
+    python experiments/benchmarks/step_speed.py --precision bfloat16   # the mixed-precision rows
 
 Each framework runs in a child process of its own (`Worker`: sharing a process, they would share
 one OpenMP runtime), which imports both frameworks and runs only one. After warm-up the parent
@@ -21,6 +22,11 @@ off: the scratch then comes from glibc's main heap, which keeps any size; see `j
 (`jgan.compiler_options()`, `jgan.donate_argnums()`: no donation on CPU). Its convolutions take
 the models' default path (`--impl auto`: oneDNN where jgan-onednn is installed); `--impl xla_cpu`
 times jgan's XLA formulations instead.
+
+`--precision bfloat16` gives the mixed-precision table instead: jgan's "bfloat16" policy
+(`jgan.nn.precision`), PyTorch under `torch.autocast("cpu", torch.bfloat16)` and jgan in float32,
+three workers alternated round by round; the ratios are torch bf16 / jgan bf16 and jgan f32 /
+jgan bf16 (> 1: jgan bf16 is faster), each with its range over the rounds.
 """
 import argparse
 import pathlib
@@ -38,9 +44,9 @@ from cases import CASES, make_batch, make_state, select
 from torch_reference import MODELS, make_step
 
 
-def jgan_runner(name, batch, conv_impl="auto"):
+def jgan_runner(name, batch, conv_impl="auto", precision="float32"):
     t0 = time.perf_counter()
-    state = jax.block_until_ready(make_state(name, conv_impl))
+    state = jax.block_until_ready(make_state(name, conv_impl, precision))
     init_s = time.perf_counter() - t0
     images = make_batch(name, batch)
     t0 = time.perf_counter()
@@ -59,9 +65,9 @@ def jgan_runner(name, batch, conv_impl="auto"):
     return run, init_s, compile_s, flops
 
 
-def torch_runner(name, batch):
+def torch_runner(name, batch, precision="float32"):
     G, D, z_dim, shape = MODELS[CASES[name][4]]()
-    step = make_step(G, D, z_dim)
+    step = make_step(G, D, z_dim, bf16=precision == "bfloat16")
     real = torch.rand(batch, *shape) * 2 - 1
     return lambda steps: [step(real) for _ in range(steps)]
 
@@ -98,10 +104,11 @@ class Worker:
     them round by round, so both see the same machine.
     """
 
-    def __init__(self, framework, name, batch, args):
+    def __init__(self, framework, name, batch, args, precision="float32"):
         self.proc = subprocess.Popen(
             [sys.executable, __file__, "--worker", framework, "--only", f"{name}:{batch}",
-             "--malloc", args.malloc, "--dispatch", args.dispatch, "--impl", args.impl],
+             "--malloc", args.malloc, "--dispatch", args.dispatch, "--impl", args.impl,
+             "--precision", precision],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.init_s, self.compile_s, self.flops = map(float, self._reply().split())
 
@@ -126,12 +133,12 @@ class Worker:
         return peak
 
 
-def serve(framework, name, batch, impl):
+def serve(framework, name, batch, impl, precision):
     """The child's side of `Worker`: build and warm up, then time steps until asked for the peak."""
     if framework == "jgan":
-        run, init_s, compile_s, flops = jgan_runner(name, batch, impl)
+        run, init_s, compile_s, flops = jgan_runner(name, batch, impl, precision)
     else:
-        run, init_s, compile_s, flops = torch_runner(name, batch), 0.0, 0.0, 0.0
+        run, init_s, compile_s, flops = torch_runner(name, batch, precision), 0.0, 0.0, 0.0
     run(2)  # Warm-up.
     print(init_s, compile_s, flops, flush=True)
     for request in sys.stdin:
@@ -155,6 +162,8 @@ def main():
                         help="sync: jgan's steps run on the calling thread, as in jgan train")
     parser.add_argument("--impl", choices=["auto", "onednn", "xla_cpu"], default="auto",
                         help="the convolution models' conv_impl (jgan.nn)")
+    parser.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
+                        help="bfloat16: jgan bf16 against PyTorch autocast-bf16 and jgan f32")
     parser.add_argument("--worker", choices=["jgan", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     jax.config.update("jax_cpu_enable_async_dispatch", args.dispatch == "async")  # Before any use.
@@ -162,13 +171,18 @@ def main():
         sys.exit("--malloc keep needs glibc; use --malloc default")
     cases = select(args.only)
     if args.worker:
-        serve(args.worker, *cases[0], args.impl)
+        serve(args.worker, *cases[0], args.impl, args.precision)
         return
     xla_mm, torch_mm = matmul_gflops()
     print(f"machine: {jax.devices()[0].device_kind}, {torch.get_num_threads()} threads; "
           f"jax {jax.__version__}, torch {torch.__version__}; malloc: {args.malloc}; "
           f"dispatch: {args.dispatch}; donated: {jgan.donate_argnums() or 'none'}; convolutions: "
-          f"{_conv_path(args.impl)}\n")
+          f"{_conv_path(args.impl)}; bf16 convolutions: "
+          f"{'oneDNN' if onednn.bf16_supported() else 'XLA'}\n")
+    if args.precision == "bfloat16":
+        _bf16_table(cases, args)
+        print(f"\n4096² float32 matmul: XLA {xla_mm:.0f} GFLOP/s, PyTorch {torch_mm:.0f} GFLOP/s")
+        return
     print("| model | batch | jgan ms | torch ms | ratio | round ratios | jgan img/s | torch img/s "
           "| init s | compile s | GFLOP/step | jgan GFLOP/s | jgan peak MB | torch peak MB |")
     print("|" + " --- |" * 14)
@@ -188,6 +202,30 @@ def main():
               f"{flops / 1e9:.2f} | {flops / j / 1e6:.0f} | {jgan_worker.peak_mb():.0f} | "
               f"{torch_worker.peak_mb():.0f} |", flush=True)
     print(f"\n4096² float32 matmul: XLA {xla_mm:.0f} GFLOP/s, PyTorch {torch_mm:.0f} GFLOP/s")
+
+
+def _bf16_table(cases, args):
+    """jgan bf16, PyTorch autocast-bf16 and jgan f32 of each case, alternated round by round."""
+    print("| model | batch | jgan bf16 ms | torch bf16 ms | jgan f32 ms | torch bf16 / jgan bf16 "
+          "| round ratios | jgan f32 / jgan bf16 | round ratios | jgan bf16 compile s "
+          "| jgan bf16 peak MB | torch bf16 peak MB |")
+    print("|" + " --- |" * 12)
+    for name, batch in cases:
+        workers = [Worker("jgan", name, batch, args, "bfloat16"),
+                   Worker("torch", name, batch, args, "bfloat16"),
+                   Worker("jgan", name, batch, args, "float32")]
+        ms = [[], [], []]
+        for _ in range(args.rounds):
+            for worker, times in zip(workers, ms):
+                times.append(worker.ms_per_step(args.steps))
+        j16, t16, j32 = (statistics.median(times) for times in ms)
+        vs_torch = [t / j for j, t in zip(ms[0], ms[1])]
+        vs_f32 = [f / j for j, f in zip(ms[0], ms[2])]
+        peaks = [w.peak_mb() for w in workers]
+        print(f"| {name} | {batch} | {j16:.1f} | {t16:.1f} | {j32:.1f} | {t16 / j16:.2f} | "
+              f"{min(vs_torch):.2f}–{max(vs_torch):.2f} | {j32 / j16:.2f} | "
+              f"{min(vs_f32):.2f}–{max(vs_f32):.2f} | {workers[0].compile_s:.1f} | "
+              f"{peaks[0]:.0f} | {peaks[1]:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -87,20 +87,26 @@ def mlp2d():
 MODELS = {"seed_dcgan": seed_dcgan, "dcgan32": dcgan32, "mlp2d": mlp2d}
 
 
-def make_step(G, D, z_dim, lr=2e-4):
-    """A non-saturating GAN step: (real batch) -> (d_loss, g_loss)."""
+def make_step(G, D, z_dim, lr=2e-4, bf16: bool = False):
+    """A non-saturating GAN step: (real batch) -> (d_loss, g_loss). `bf16`: the forward passes
+    under `torch.autocast("cpu", torch.bfloat16)` (PyTorch's mixed precision: convolutions and
+    linear layers in bf16), D's logits and the losses in float32, as jgan's "bfloat16" policy."""
     g_opt = torch.optim.Adam(G.parameters(), lr, betas=(0.5, 0.999))
     d_opt = torch.optim.Adam(D.parameters(), lr, betas=(0.5, 0.999))
     softplus = nn.functional.softplus
+    autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+    logits = lambda x: D(x).float()
 
     def step(real):
         z = torch.randn(real.shape[0], z_dim)
-        fake = G(z)
-        d_loss = softplus(-D(real)).mean() + softplus(D(fake.detach())).mean()
+        with autocast():
+            fake = G(z)
+            d_loss = softplus(-logits(real)).mean() + softplus(logits(fake.detach())).mean()
         d_opt.zero_grad(set_to_none=True)
         d_loss.backward()
         d_opt.step()
-        g_loss = softplus(-D(fake)).mean()
+        with autocast():
+            g_loss = softplus(-logits(fake)).mean()
         g_opt.zero_grad(set_to_none=True)
         g_loss.backward()
         g_opt.step()

@@ -32,6 +32,8 @@ def _use_onednn(path: str, x, kernel, pads, transposed: bool = False) -> bool:
     if path == "onednn" and not onednn.available():
         raise RuntimeError("layer impl 'onednn' needs the jgan-onednn package, which is not "
                            "installed or not loadable here (pip install ./onednn); or use 'auto'")
+    if path == "onednn" and x.dtype == jnp.bfloat16:
+        onednn.check_bf16()
     return path in ("onednn", "auto") and onednn.supports(x, kernel, pads, transposed)
 
 

@@ -14,10 +14,12 @@ y = conv(x, w) (NHWC / HWIO, explicit padding) is one custom call, `ONEDNN`'s fo
 As primitives they serve reverse and forward mode, gradients of gradients (R1, WGAN-GP) and
 `jax.vmap`. Under `jax.jit` with the batch sharded over devices each device convolves its share.
 `available()` says whether the `jgan-onednn` package (`pip install ./onednn`) is installed and
-loads; `jgan.cpu.conv` falls back to its XLA formulations when it is not. Float32 only.
+loads; `jgan.cpu.conv` falls back to its XLA formulations when it is not. Float32, and bfloat16
+(accumulated in float32, as oneDNN does) where the processor has AVX-512 BF16 (`bf16_supported`).
 """
 import functools
 import math
+import pathlib
 import re
 from typing import NamedTuple
 
@@ -30,6 +32,8 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from jgan.cpu import col2im, primitives
 
 _TARGETS = ("jgan_conv_fwd", "jgan_conv_bwd_data", "jgan_conv_bwd_weights")
+_DTYPES = (jnp.float32, jnp.bfloat16)
+CPUINFO = "/proc/cpuinfo"
 
 
 @functools.cache
@@ -44,6 +48,31 @@ def available() -> bool:
         jax.ffi.register_ffi_target(target, jax.ffi.pycapsule(getattr(library, target)),
                                     platform="cpu")
     return True
+
+
+@functools.cache
+def cpu_flags(cpuinfo: str = CPUINFO) -> frozenset:
+    """The processor's feature flags (the first `flags` line of /proc/cpuinfo; empty if none)."""
+    try:
+        text = pathlib.Path(cpuinfo).read_text()
+    except OSError:
+        return frozenset()
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    return frozenset(line.partition(":")[2].split())
+
+
+def bf16_supported(flags=None) -> bool:
+    """Whether oneDNN runs bfloat16 convolutions here: AVX-512 BF16 among `flags` (default: this
+    processor's, `cpu_flags()`)."""
+    return "avx512_bf16" in (cpu_flags() if flags is None else flags)
+
+
+def check_bf16(flags=None) -> None:
+    """Fails in one line unless `bf16_supported(flags)`."""
+    if not bf16_supported(flags):
+        raise ValueError("precision 'bfloat16' on layer impl 'onednn' needs a processor with "
+                         "AVX-512 BF16 (cpu flag 'avx512_bf16'), which this one lacks; expected "
+                         "precision 'float32', or impl 'auto' / 'xla_cpu'")
 
 
 class Shapes(NamedTuple):
@@ -71,7 +100,7 @@ def _call(target: str, a, b, shapes: Shapes):
 def _local_call(a, b, shapes: Shapes, target: str):
     out_shape = {"jgan_conv_fwd": shapes.y, "jgan_conv_bwd_data": shapes.x,
                  "jgan_conv_bwd_weights": shapes.w}[target]
-    out = jax.ShapeDtypeStruct(out_shape, jnp.float32)
+    out = jax.ShapeDtypeStruct(out_shape, a.dtype)
     pads = np.asarray(shapes.pads, np.int64).ravel()  # lo_h, hi_h, lo_w, hi_w
     return jax.ffi.ffi_call(target, out)(a, b, strides=np.asarray(shapes.strides, np.int64),
                                          pads=pads)
@@ -147,7 +176,13 @@ def _input_grad(g, w, geo):
 
 
 def _kernel_grad(x, g, geo):
-    return _call("jgan_conv_bwd_weights", x, g, _shapes(geo, x.shape[0], x.shape[3], g.shape[3]))
+    shapes = _shapes(geo, x.shape[0], x.shape[3], g.shape[3])
+    if x.dtype == jnp.bfloat16:
+        # oneDNN's bfloat16 kernel gradient (jit_bf16) runs 4-40x slower than its float32 one on
+        # this Zen 4 (ONEDNN_VERBOSE; docs/cpu_performance.md): float32 on the widened operands.
+        f32 = _call("jgan_conv_bwd_weights", x.astype(jnp.float32), g.astype(jnp.float32), shapes)
+        return f32.astype(x.dtype)
+    return _call("jgan_conv_bwd_weights", x, g, shapes)
 
 
 ONEDNN = primitives.Formulation("onednn", _fwd, _input_grad, _kernel_grad)
@@ -159,12 +194,15 @@ def supports(x, kernel, pads, transposed: bool = False) -> bool:
 
 
 def _unsupported(x, kernel, pads, transposed: bool):
-    """Why oneDNN cannot take these operands, or None: it needs float32, 4-D operands, and
-    padding of the (underlying strided) convolution within 0 … k − 1 on each side."""
+    """Why oneDNN cannot take these operands, or None: it needs 4-D operands of one dtype,
+    float32 or (with AVX-512 BF16) bfloat16, and padding of the (underlying strided) convolution
+    within 0 … k − 1 on each side."""
     conv_pads = primitives.transposed_pads(kernel.shape[:2], pads) if transposed else pads
-    if x.ndim != 4 or kernel.ndim != 4 or x.dtype != jnp.float32 or kernel.dtype != jnp.float32:
-        return (f"oneDNN convolutions take float32 NHWC / HWIO operands; got {x.dtype}"
-                f"{list(x.shape)} and {kernel.dtype}{list(kernel.shape)}")
+    if x.ndim != 4 or kernel.ndim != 4 or x.dtype != kernel.dtype or x.dtype not in _DTYPES:
+        return (f"oneDNN convolutions take float32 or bfloat16 NHWC / HWIO operands of one dtype; "
+                f"got {x.dtype}{list(x.shape)} and {kernel.dtype}{list(kernel.shape)}")
+    if x.dtype == jnp.bfloat16 and not bf16_supported():
+        return "oneDNN's bfloat16 convolutions need AVX-512 BF16, which this processor lacks"
     if not all(0 <= p < k for (lo, hi), k in zip(conv_pads, kernel.shape[:2]) for p in (lo, hi)):
         return (f"padding {tuple(map(tuple, pads))} of a {kernel.shape[0]}x{kernel.shape[1]} "
                 f"kernel is outside what oneDNN takes (0 to k - 1 per side"
@@ -192,8 +230,9 @@ def conv_transpose(x, kernel, strides: tuple, pads: tuple):
     return primitives.conv_transpose(x, kernel, strides, pads, ONEDNN)
 
 
-_CALL = re.compile(r"= f32\[([\d,]*)\][^=]*custom-call\(.*custom_call_target=\"jgan_conv_(\w+)\", "
-                   r"operand_layout_constraints=\{f32\[([\d,]*)\]\S*, f32\[([\d,]*)\].*"
+_CALL = re.compile(r"= (?:f32|bf16)\[([\d,]*)\][^=]*custom-call\(.*"
+                   r"custom_call_target=\"jgan_conv_(\w+)\", operand_layout_constraints="
+                   r"\{(?:f32|bf16)\[([\d,]*)\]\S*, (?:f32|bf16)\[([\d,]*)\].*"
                    r"backend_config=\{pads = dense<([^>]*)>.*strides = dense<([^>]*)>")
 
 

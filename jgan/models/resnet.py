@@ -22,7 +22,7 @@ Chainer original.
 """
 import functools
 import math
-from typing import Optional
+from typing import Any, Optional
 
 import flax.linen as nn
 import jax
@@ -31,7 +31,7 @@ import jax.numpy as jnp
 from jgan import models
 from jgan.nn import (BatchNorm, ConditionalBatchNorm, Conv, ProjectionHead, check_labels,
                      maybe_spectral_norm)
-from jgan.nn.convolution import resolve
+from jgan.nn import precision as precision_lib
 
 # Mimicry's nets per resolution: G's bottom width and channels (from the linear layer on) in units
 # of ngf, D's channels per block in units of ndf and which blocks after the first downsample.
@@ -81,18 +81,20 @@ class _Layers(nn.Module):
     spectral_norm: bool = False
     axis_name: Optional[str] = None
     conv_impl: str = "auto"
+    dtype: Any = jnp.float32  # The computation dtype (jgan.nn.precision).
 
     def conv(self, x, features: int, k: int, gain: float, name: str, train: bool):
         """A k×k 'same' convolution with Mimicry's initialisers, spectrally normalised if asked."""
         layer = Conv(features, (k, k), padding="SAME", kernel_init=_xavier(gain),
-                     bias_init=_torch_bias(x.shape[-1] * k * k), impl=self.conv_impl, name=name)
+                     bias_init=_torch_bias(x.shape[-1] * k * k), impl=self.conv_impl,
+                     dtype=self.dtype, name=name)
         return maybe_spectral_norm(layer, self.spectral_norm, train)(x)
 
     def bn(self, name: str, train: bool, num_classes: Optional[int] = None):
         """PyTorch's BatchNorm2d (or Mimicry's ConditionalBatchNorm2d when `num_classes`)."""
         kw = dict(use_running_average=not train, momentum=0.9, epsilon=1e-5,
                   unbiased_running_var=True, axis_name=self.axis_name, impl=self.conv_impl,
-                  name=name)
+                  dtype=self.dtype, name=name)
         return ConditionalBatchNorm(num_classes, **kw) if num_classes else BatchNorm(**kw)
 
 
@@ -165,15 +167,16 @@ class Generator(_Layers):
         arch = _ARCHS[self.resolution]
         bottom, widths = arch["bottom"], [int(self.ngf * w) for w in arch["g"]]
         x = nn.Dense(bottom * bottom * widths[0], kernel_init=_xavier(),
-                     bias_init=_torch_bias(z_BxZ.shape[-1]), name="l1")(z_BxZ)
+                     bias_init=_torch_bias(z_BxZ.shape[-1]), dtype=self.dtype, name="l1")(z_BxZ)
         x = x.reshape(-1, bottom, bottom, widths[0])
         block = functools.partial(GBlock, upsample=True, num_classes=self.num_classes,
-                                  axis_name=self.axis_name, conv_impl=self.conv_impl)
+                                  axis_name=self.axis_name, conv_impl=self.conv_impl,
+                                  dtype=self.dtype)
         for i, width in enumerate(widths[1:]):
             x = block(out_channels=width, name=f"block{i + 2}")(x, labels, train=train)
         n = len(widths) + 1
         x = nn.relu(self.bn(f"b{n}", train)(x))
-        return jnp.tanh(self.conv(x, self.channels, 3, 1.0, f"c{n}", train))
+        return jnp.tanh(self.conv(x, self.channels, 3, 1.0, f"c{n}", train)).astype(jnp.float32)
 
 
 class Discriminator(_Layers):
@@ -193,12 +196,13 @@ class Discriminator(_Layers):
             check_labels(labels, self.num_classes, f"{type(self).__name__} (cgan_pd)")
         arch = _ARCHS[self.resolution]
         widths, down = [int(self.ndf * w) for w in arch["d"]], arch["d_down"]
-        kw = dict(spectral_norm=self.spectral_norm, conv_impl=self.conv_impl)
+        kw = dict(spectral_norm=self.spectral_norm, conv_impl=self.conv_impl, dtype=self.dtype)
         x = DBlockOptimized(out_channels=widths[0], name="block1", **kw)(x_BxHxWxC, train=train)
         for i, (width, downsample) in enumerate(zip(widths[1:], down)):
             x = DBlock(out_channels=width, downsample=downsample, name=f"block{i + 2}",
                        **kw)(x, train=train)
-        h_BxF = nn.relu(x).sum(axis=(1, 2))  # Global sum pooling.
+        # Global sum pooling, summed and projected in float32 (a bfloat16 sum drifts).
+        h_BxF = nn.relu(x).sum(axis=(1, 2), dtype=jnp.float32)
         # cGAN-PD's head runs Mimicry's own spectral norm (jgan.nn.spectral_norm says why).
         return ProjectionHead(self.num_classes, self.spectral_norm,
                               sn_eval_power_iteration=bool(self.num_classes),
@@ -206,42 +210,46 @@ class Discriminator(_Layers):
             h_BxF, labels, train=train)
 
 
-def _check(resolution: int, channels: int, conv_impl: str) -> None:
+def _check(resolution: int, channels: int, conv_impl: str, precision: str) -> None:
     if resolution not in _ARCHS:
         raise ValueError(f"resnet GAN resolution {resolution} is not supported; expected one of "
                          f"{sorted(_ARCHS)}")
     if channels < 1:
         raise ValueError(f"channels={channels}; expected a positive number of image channels")
-    resolve(conv_impl)  # An unknown impl fails here, not inside a trace.
+    precision_lib.check(precision, conv_impl)  # Bad names fail here, not inside a trace.
 
 
 @models.register("sngan")
 def sngan(resolution: int = 32, channels: int = 3, ngf: Optional[int] = None,
           ndf: Optional[int] = None, spectral_norm: bool = True, axis_name: Optional[str] = None,
-          conv_impl: str = "auto"):
+          conv_impl: str = "auto", precision: str = "float32"):
     """SNGAN's ResNet G and D (Miyato et al. 2018) as Mimicry's `nets/sngan/sngan_{32,48,64}.py`.
 
     `ngf`, `ndf`: Mimicry's width knobs (default Mimicry's: 256/128 at 32 px, 512/1024 at 48,
     1024/1024 at 64); `spectral_norm=False` gives the same D without it.
     """
-    return _pair(resolution, channels, ngf, ndf, spectral_norm, None, axis_name, conv_impl)
+    return _pair(resolution, channels, ngf, ndf, spectral_norm, None, axis_name, conv_impl,
+                 precision)
 
 
 @models.register("cgan_pd")
 def cgan_pd(num_classes: int = 10, resolution: int = 32, channels: int = 3,
             ngf: Optional[int] = None, ndf: Optional[int] = None, spectral_norm: bool = True,
-            axis_name: Optional[str] = None, conv_impl: str = "auto"):
+            axis_name: Optional[str] = None, conv_impl: str = "auto", precision: str = "float32"):
     """cGAN with projection discriminator (Miyato & Koyama 2018) as Mimicry's
     `nets/cgan_pd/cgan_pd_32.py`: SNGAN's nets with conditional BatchNorm in G's blocks and an SN
     class embedding projected onto D's pooled features. Both players require labels [B]."""
     if not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"num_classes={num_classes!r}; expected a positive integer")
-    return _pair(resolution, channels, ngf, ndf, spectral_norm, num_classes, axis_name, conv_impl)
+    return _pair(resolution, channels, ngf, ndf, spectral_norm, num_classes, axis_name, conv_impl,
+                 precision)
 
 
-def _pair(resolution, channels, ngf, ndf, spectral_norm, num_classes, axis_name, conv_impl):
-    _check(resolution, channels, conv_impl)
+def _pair(resolution, channels, ngf, ndf, spectral_norm, num_classes, axis_name, conv_impl,
+          precision):
+    _check(resolution, channels, conv_impl, precision)
     default_ngf, default_ndf = _DEFAULT_WIDTHS[resolution]
-    common = dict(resolution=resolution, num_classes=num_classes, conv_impl=conv_impl)
+    common = dict(resolution=resolution, num_classes=num_classes, conv_impl=conv_impl,
+                  dtype=precision_lib.dtype(precision))
     return (Generator(channels=channels, ngf=ngf or default_ngf, axis_name=axis_name, **common),
             Discriminator(ndf=ndf or default_ndf, spectral_norm=spectral_norm, **common))

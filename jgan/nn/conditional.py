@@ -44,15 +44,18 @@ class ConditionalBatchNorm(nn.Module):
     unbiased_running_var: bool = False
     axis_name: Optional[str] = None
     impl: str = "auto"
+    dtype: Optional[Any] = None  # The result's dtype, as BatchNorm's.
+    param_dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x, labels, use_running_average: Optional[bool] = None):
         x_hat = BatchNorm(self.use_running_average, self.momentum, self.epsilon, use_bias=False,
                           use_scale=False, unbiased_running_var=self.unbiased_running_var,
-                          axis_name=self.axis_name, impl=self.impl,
-                          name="bn")(x, use_running_average)
+                          axis_name=self.axis_name, impl=self.impl, dtype=self.dtype,
+                          param_dtype=self.param_dtype, name="bn")(x, use_running_average)
         features = x.shape[-1]
         gamma_beta = nn.Embed(self.num_classes, 2 * features, embedding_init=_scale_and_shift_init,
+                              dtype=x_hat.dtype, param_dtype=self.param_dtype,
                               name="embed")(labels)
         shape = (x.shape[0],) + (1,) * (x.ndim - 2) + (features,)
         gamma, beta = (t.reshape(shape) for t in jnp.split(gamma_beta, 2, axis=-1))
@@ -70,6 +73,8 @@ class ProjectionHead(nn.Module):
     kernel_init: Callable[..., Any] = nn.initializers.xavier_uniform()
     embedding_init: Callable[..., Any] = nn.initializers.xavier_uniform()
     bias_init: Callable[..., Any] = nn.initializers.zeros_init()
+    dtype: Optional[Any] = None  # The computation dtype, as flax.linen.Dense's.
+    param_dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, h_BxF, labels=None, *, train: bool):
@@ -77,11 +82,13 @@ class ProjectionHead(nn.Module):
             return maybe_spectral_norm(layer, self.spectral_norm, train,
                                        eval_power_iteration=self.sn_eval_power_iteration)(*args)
 
-        linear = nn.Dense(1, kernel_init=self.kernel_init, bias_init=self.bias_init, name="linear")
+        dtypes = dict(dtype=self.dtype, param_dtype=self.param_dtype)
+        linear = nn.Dense(1, kernel_init=self.kernel_init, bias_init=self.bias_init, name="linear",
+                          **dtypes)
         logits_B = maybe_sn(linear, h_BxF)[:, 0]
         if self.num_classes:
             check_labels(labels, self.num_classes, "the projection head")
             embed = nn.Embed(self.num_classes, h_BxF.shape[-1], embedding_init=self.embedding_init,
-                             name="embed")
+                             name="embed", **dtypes)
             logits_B += jnp.sum(maybe_sn(embed, labels) * h_BxF, axis=-1)
         return logits_B

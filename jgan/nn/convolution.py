@@ -10,9 +10,11 @@ convolutions take the fastest path of the backend they run on.
 
 Every path computes the same function with the same parameters, so checkpoints move between
 paths and backends, and every path supports reverse and forward-mode differentiation, `vmap` and
-batch sharding.
+batch sharding. As in Flax, `dtype` is the computation dtype (bfloat16 for mixed precision,
+`jgan.nn.precision`; None: the input's) and `param_dtype` the parameters'; float32 and bfloat16
+run on every path (oneDNN's bfloat16 where the processor has AVX-512 BF16).
 """
-from typing import Any, Callable, Sequence, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 import flax.linen as nn
 import jax
@@ -79,7 +81,8 @@ def conv_transpose_padding(k: int, s: int, padding: str) -> tuple[int, int]:
 
 class _ConvModule(nn.Module):
     """Flax's 2-D NHWC convolution parameters (`kernel` [kh, kw, in, features], `bias`)
-    applied by `_op`; the class name keeps Flax's parameter paths (Conv_0, ConvTranspose_0)."""
+    applied by `_op` in `dtype`; the class name keeps Flax's parameter paths (Conv_0,
+    ConvTranspose_0)."""
     features: int
     kernel_size: Sequence[int]
     strides: Sequence[int] = (1, 1)
@@ -88,15 +91,20 @@ class _ConvModule(nn.Module):
     kernel_init: Callable[..., Any] = nn.initializers.lecun_normal()
     bias_init: Callable[..., Any] = nn.initializers.zeros_init()
     impl: str = "auto"
+    dtype: Optional[Any] = None  # The computation dtype; None: the input's.
+    param_dtype: Any = jnp.float32
     _op = None
 
     @nn.compact
     def __call__(self, x):
         kernel = self.param("kernel", self.kernel_init,
-                            (*self.kernel_size, x.shape[-1], self.features), jnp.float32)
-        y = type(self)._op(x, kernel.astype(x.dtype), self.strides, self.padding, self.impl)
+                            (*self.kernel_size, x.shape[-1], self.features), self.param_dtype)
+        dtype = x.dtype if self.dtype is None else self.dtype
+        y = type(self)._op(x.astype(dtype), kernel.astype(dtype), self.strides, self.padding,
+                           self.impl)
         if self.use_bias:
-            y += self.param("bias", self.bias_init, (self.features,), jnp.float32).astype(x.dtype)
+            bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype)
+            y += bias.astype(dtype)
         return y
 
 

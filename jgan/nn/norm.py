@@ -6,8 +6,11 @@ move between this layer, Flax's, and backends.
 `impl` as in `jgan.nn.convolution`: on CPU ("auto", "xla_cpu", "onednn") the training-mode statistics
 take `jgan.cpu.norm`'s formulation, whose batch sums XLA:CPU runs as matrix products; "lax" (and
 "auto" on GPU / TPU) the same formulas with `jnp.mean` and autodiff.
+
+Mixed precision as in Flax: statistics, running averages and parameters are float32 whatever the
+input's dtype; `dtype` is the result's (None: the input's).
 """
-from typing import Optional
+from typing import Any, Optional
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -31,6 +34,8 @@ class BatchNorm(nn.Module):
     unbiased_running_var: bool = False
     axis_name: Optional[str] = None
     impl: str = "auto"  # As in jgan.nn.convolution.
+    dtype: Optional[Any] = None  # The result's dtype; None: the input's.
+    param_dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x, use_running_average: Optional[bool] = None):
@@ -39,12 +44,14 @@ class BatchNorm(nn.Module):
         features = (x.shape[-1],)
         ra_mean = self.variable("batch_stats", "mean", jnp.zeros, features, jnp.float32)
         ra_var = self.variable("batch_stats", "var", jnp.ones, features, jnp.float32)
-        scale = (self.param("scale", nn.initializers.ones, features, jnp.float32)
+        scale = (self.param("scale", nn.initializers.ones, features, self.param_dtype)
                  if self.use_scale else jnp.ones(features, jnp.float32))
-        bias = (self.param("bias", nn.initializers.zeros, features, jnp.float32)
+        bias = (self.param("bias", nn.initializers.zeros, features, self.param_dtype)
                 if self.use_bias else jnp.zeros(features, jnp.float32))
+        dtype = x.dtype if self.dtype is None else self.dtype
         if use_running_average:
-            return normalize(x, ra_mean.value, ra_var.value, scale, bias, self.epsilon)
+            y = normalize(x, ra_mean.value, ra_var.value, scale, bias, self.epsilon)
+            return y.astype(dtype)
         train = _reference_train if convolution.resolve(self.impl) == "lax" else _cpu_train
         x_NxC = x.reshape(-1, x.shape[-1])
         y_NxC, (mean, var) = train(x_NxC, scale, bias, self.epsilon, self.axis_name)
@@ -54,7 +61,7 @@ class BatchNorm(nn.Module):
         if not self.is_initializing():
             ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
             ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var
-        return y_NxC.reshape(x.shape)
+        return y_NxC.reshape(x.shape).astype(dtype)
 
 
 def normalize(x, mean, var, scale, bias, epsilon):

@@ -28,6 +28,9 @@ from jgan.state import GANState
 def build_models(config, axis_name: Optional[str] = None):
     """(G, D) from `config.model`; `axis_name` makes BatchNorm cross-device under pmap."""
     kwargs = dict(config.model.kwargs)
+    precision = config.model.get("precision", "float32")  # Configs saved before it: float32.
+    if precision != "float32":  # Only then, so models registered without `precision` still build.
+        kwargs["precision"] = precision
     if axis_name is not None:
         kwargs["axis_name"] = axis_name
     return jgan.models.get(config.model.name, **kwargs)

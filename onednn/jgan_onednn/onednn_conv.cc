@@ -1,7 +1,9 @@
 // oneDNN convolutions for XLA:CPU, as XLA FFI handlers (loaded by jgan/onednn.py).
 //
 // Three passes of one 2-D convolution y = conv(x, w) with NHWC activations and HWIO kernels,
-// float32, explicit (lo, hi) padding per spatial axis, no dilation:
+// float32 or bfloat16 (all three operands alike; oneDNN accumulates bfloat16 in float32, and
+// needs AVX-512 BF16, which jgan checks before it calls), explicit (lo, hi) padding per spatial
+// axis, no dilation:
 //   jgan_conv_fwd          (x, w)  -> y
 //   jgan_conv_bwd_data     (dy, w) -> dx   (also every transposed convolution's forward)
 //   jgan_conv_bwd_weights  (x, dy) -> dw
@@ -42,7 +44,7 @@ struct Primitive {
   dnnl::reorder to_op, to_plain;        // plain_w -> op_w (kernel in), op_w -> plain_w (out)
 };
 
-// Key: pass, x [N, H, W, C], w [KH, KW, C, O], y [N, OH, OW, O] dims, strides, pads.
+// Key: pass, x [N, H, W, C], w [KH, KW, C, O], y [N, OH, OW, O] dims, strides, pads, data type.
 using Key = std::vector<int64_t>;
 
 const Primitive& Get(const Key& key) {
@@ -54,9 +56,9 @@ const Primitive& Get(const Key& key) {
   const int64_t* k = key.data() + 1;
   memory::dims x_dims{k[0], k[3], k[1], k[2]}, w_dims{k[7], k[6], k[4], k[5]},
       y_dims{k[8], k[11], k[9], k[10]}, strides{k[12], k[13]}, lo{k[14], k[16]}, hi{k[15], k[17]};
-  auto f32 = memory::data_type::f32;
-  memory::desc x_md(x_dims, f32, Tag::nhwc), y_md(y_dims, f32, Tag::nhwc),
-      w_any(w_dims, f32, Tag::any), w_plain(w_dims, f32, Tag::hwio);
+  auto dt = static_cast<memory::data_type>(k[18]);
+  memory::desc x_md(x_dims, dt, Tag::nhwc), y_md(y_dims, dt, Tag::nhwc),
+      w_any(w_dims, dt, Tag::any), w_plain(w_dims, dt, Tag::hwio);
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   auto direct = dnnl::algorithm::convolution_direct;
@@ -98,27 +100,38 @@ const Primitive& Get(const Key& key) {
 
 Key MakeKey(Pass pass, ffi::Span<const int64_t> x, ffi::Span<const int64_t> w,
             ffi::Span<const int64_t> y, ffi::Span<const int64_t> strides,
-            ffi::Span<const int64_t> pads) {
+            ffi::Span<const int64_t> pads, memory::data_type dt) {
   Key key{pass};
   for (auto dims : {x, w, y}) key.insert(key.end(), dims.begin(), dims.end());
   key.insert(key.end(), strides.begin(), strides.end());
   key.insert(key.end(), pads.begin(), pads.end());
+  key.push_back(static_cast<int64_t>(dt));
   return key;
 }
 
-ffi::Error Run(Pass pass, ffi::Span<const int64_t> x_dims, float* x,
-               ffi::Span<const int64_t> w_dims, float* w, ffi::Span<const int64_t> y_dims,
-               float* y, ffi::Span<const int64_t> strides, ffi::Span<const int64_t> pads) {
+// x, w, y: the convolution's operands as (input, kernel, output) of y = conv(x, w), whichever
+// pass reads or writes them.
+ffi::Error Run(Pass pass, ffi::AnyBuffer x, ffi::AnyBuffer w, ffi::AnyBuffer y,
+               ffi::Span<const int64_t> strides, ffi::Span<const int64_t> pads) {
+  auto x_dims = x.dimensions(), w_dims = w.dimensions(), y_dims = y.dimensions();
   if (x_dims.size() != 4 || w_dims.size() != 4 || y_dims.size() != 4 || strides.size() != 2 ||
       pads.size() != 4) {
     return ffi::Error::InvalidArgument("jgan oneDNN convolution: expected 4-D NHWC / HWIO "
                                        "arrays, 2 strides and 4 pads");
   }
+  auto type = x.element_type();
+  if (w.element_type() != type || y.element_type() != type ||
+      (type != ffi::DataType::F32 && type != ffi::DataType::BF16)) {
+    return ffi::Error::InvalidArgument("jgan oneDNN convolution: expected float32 or bfloat16 "
+                                       "operands, all of one type");
+  }
+  auto dt = type == ffi::DataType::F32 ? memory::data_type::f32 : memory::data_type::bf16;
   try {
-    const Primitive& p = Get(MakeKey(pass, x_dims, w_dims, y_dims, strides, pads));
+    const Primitive& p = Get(MakeKey(pass, x_dims, w_dims, y_dims, strides, pads, dt));
+    void* w_data = w.untyped_data();
     dnnl::stream stream(Engine());
-    memory x_mem(p.x, Engine(), x), y_mem(p.y, Engine(), y);
-    memory w_plain(p.plain_w, Engine(), w);
+    memory x_mem(p.x, Engine(), x.untyped_data()), y_mem(p.y, Engine(), y.untyped_data());
+    memory w_plain(p.plain_w, Engine(), w_data);
     std::unique_ptr<uint8_t[]> w_buf, scratch_buf(new uint8_t[p.scratch.get_size() + 1]);
     memory w_op = w_plain;
     if (p.op_w != p.plain_w) {
@@ -136,7 +149,7 @@ ffi::Error Run(Pass pass, ffi::Span<const int64_t> x_dims, float* x,
     } else {
       p.op.execute(stream, {{DNNL_ARG_SRC, x_mem}, {DNNL_ARG_DIFF_WEIGHTS, w_op},
                             {DNNL_ARG_DIFF_DST, y_mem}, {DNNL_ARG_SCRATCHPAD, scratch}});
-      if (w_op.get_data_handle() != w) p.to_plain.execute(stream, w_op, w_plain);
+      if (w_op.get_data_handle() != w_data) p.to_plain.execute(stream, w_op, w_plain);
     }
     stream.wait();
   } catch (const dnnl::error& e) {
@@ -145,23 +158,20 @@ ffi::Error Run(Pass pass, ffi::Span<const int64_t> x_dims, float* x,
   return ffi::Error::Success();
 }
 
-using F32 = ffi::Buffer<ffi::F32>;
+using Any = ffi::AnyBuffer;
+using Out = ffi::Result<ffi::AnyBuffer>;
 using Ints = ffi::Span<const int64_t>;
 
-ffi::Error ConvFwd(F32 x, F32 w, Ints strides, Ints pads, ffi::ResultBuffer<ffi::F32> y) {
-  return Run(kFwd, x.dimensions(), x.typed_data(), w.dimensions(), w.typed_data(),
-             y->dimensions(), y->typed_data(), strides, pads);
+ffi::Error ConvFwd(Any x, Any w, Ints strides, Ints pads, Out y) {
+  return Run(kFwd, x, w, *y, strides, pads);
 }
 
-ffi::Error ConvBwdData(F32 dy, F32 w, Ints strides, Ints pads, ffi::ResultBuffer<ffi::F32> dx) {
-  return Run(kBwdData, dx->dimensions(), dx->typed_data(), w.dimensions(), w.typed_data(),
-             dy.dimensions(), dy.typed_data(), strides, pads);
+ffi::Error ConvBwdData(Any dy, Any w, Ints strides, Ints pads, Out dx) {
+  return Run(kBwdData, *dx, w, dy, strides, pads);
 }
 
-ffi::Error ConvBwdWeights(F32 x, F32 dy, Ints strides, Ints pads,
-                          ffi::ResultBuffer<ffi::F32> dw) {
-  return Run(kBwdWeights, x.dimensions(), x.typed_data(), dw->dimensions(), dw->typed_data(),
-             dy.dimensions(), dy.typed_data(), strides, pads);
+ffi::Error ConvBwdWeights(Any x, Any dy, Ints strides, Ints pads, Out dw) {
+  return Run(kBwdWeights, x, *dw, dy, strides, pads);
 }
 
 }  // namespace
@@ -169,11 +179,11 @@ ffi::Error ConvBwdWeights(F32 x, F32 dy, Ints strides, Ints pads,
 #define JGAN_CONV_HANDLER(symbol, fn)                                    \
   XLA_FFI_DEFINE_HANDLER_SYMBOL(symbol, fn,                              \
                                 ffi::Ffi::Bind()                         \
-                                    .Arg<F32>()                          \
-                                    .Arg<F32>()                          \
+                                    .Arg<Any>()                          \
+                                    .Arg<Any>()                          \
                                     .Attr<Ints>("strides")               \
                                     .Attr<Ints>("pads")                  \
-                                    .Ret<F32>());
+                                    .Ret<Any>());
 
 JGAN_CONV_HANDLER(jgan_conv_fwd, ConvFwd)
 JGAN_CONV_HANDLER(jgan_conv_bwd_data, ConvBwdData)

@@ -21,6 +21,9 @@ def get_config():
     config.model.image_shape = (28, 28, 1)
     config.model.num_classes = ml_collections.FieldReference(None, field_type=int)
     config.model.kwargs = ml_collections.ConfigDict()   # Keyword arguments of jgan.models.get.
+    # "float32" or "bfloat16": activations and convolutions in bf16, parameters, optimizer state,
+    # BatchNorm statistics and losses in f32 (jgan.nn.precision).
+    config.model.precision = "float32"
 
     config.loss = ml_collections.ConfigDict()
     config.loss.name = "non_saturating"
