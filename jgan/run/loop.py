@@ -46,7 +46,7 @@ def make_step_fn(config, axis_name: Optional[str] = None):
     return jgan.make_train_step(
         loss.name, n_critic=loss.n_critic, gp_weight=loss.gp_weight, r1_weight=loss.r1_weight,
         r1_every=loss.r1_every, ema_decay=config.ema.decay, ema_start=config.ema.start,
-        axis_name=axis_name)
+        ema_rampup=config.ema.rampup, axis_name=axis_name)
 
 
 def run(config, workdir, *, allow_config_change: bool = False, multihost: bool = False,

@@ -34,7 +34,8 @@ def get_config():
         config.optimizer[player] = ml_collections.ConfigDict(
             dict(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999))
 
-    config.ema = ml_collections.ConfigDict(dict(decay=0.999, start=0))
+    # G-EMA: its half-life is at most rampup × the steps so far (jgan.make_train_step).
+    config.ema = ml_collections.ConfigDict(dict(decay=0.999, start=0, rampup=0.05))
 
     config.dataset = ml_collections.ConfigDict()
     config.dataset.name = "fashion_mnist"
