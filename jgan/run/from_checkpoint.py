@@ -16,6 +16,8 @@ def sample(args) -> pathlib.Path:
     row for a conditional G; a scatter plot for 2-D models) or a .npz of `images` in [-1, 1] (and
     `labels`); `--interpolate` strips, a `--class_grid`, or (`--gif`) the run's sample grids."""
     if args.gif:
+        if args.out and pathlib.Path(args.out).suffix != ".gif":
+            raise ValueError(f"--out {args.out} must end in .gif with --gif")
         return plots.gif(plots.sample_pngs(args.workdir),
                          args.out or pathlib.Path(args.workdir) / "samples.gif")
     if args.out is None:

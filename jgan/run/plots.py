@@ -68,7 +68,7 @@ def sample_pngs(workdir) -> list[pathlib.Path]:
 def gif(pngs, out, seconds_per_frame: float = 0.5) -> pathlib.Path:
     """An animated GIF of `pngs`, one frame each, its step written above it; loops forever."""
     frames = []
-    for path in pngs:
+    for path in map(pathlib.Path, pngs):
         image = Image.open(path).convert("RGB")
         frame = Image.new("RGB", (image.width, image.height + 14), "white")
         frame.paste(image, (0, 14))
