@@ -39,18 +39,22 @@ class StepConfig:
     ema_decay: float = 0.999
     ema_start: int = 0
     axis_name: Optional[str] = None
+    ema_rampup: float = 0.0
 
     def __post_init__(self):
         if self.n_critic < 1:
             raise ValueError(f"n_critic={self.n_critic} must be >= 1")
         if not 0.0 <= self.ema_decay <= 1.0:
             raise ValueError(f"ema_decay={self.ema_decay} must lie in [0, 1]")
+        if not self.ema_rampup >= 0.0:
+            raise ValueError(f"ema_rampup={self.ema_rampup} must be >= 0 (0: no ramp-up)")
         object.__setattr__(self, "regularizers", regularizers_lib.check(self.regularizers))
 
 
 def make_train_step(loss="non_saturating", *, n_critic: int = 1, regularizers=(), augment=None,
                     gp_weight: float = 0.0, r1_weight: float = 0.0, r1_every: int = 1,
-                    ema_decay: float = 0.999, ema_start: int = 0, axis_name: Optional[str] = None):
+                    ema_decay: float = 0.999, ema_start: int = 0, ema_rampup: float = 0.0,
+                    axis_name: Optional[str] = None):
     """Returns the pure training step `(state, batch) -> (state, metrics)`.
 
     Args:
@@ -67,13 +71,15 @@ def make_train_step(loss="non_saturating", *, n_critic: int = 1, regularizers=()
         `jgan.regularizers.r1(r1_weight, every=r1_every)` (γ = r1_weight, lazy every r1_every D
         updates with the weight scaled by r1_every) before `regularizers`.
       ema_decay: G-EMA decay; the EMA equals G's parameters for the first `ema_start` steps.
+      ema_rampup: if > 0, the EMA's half-life at step t is at most `ema_rampup * t` steps
+        (StyleGAN2-ADA's `ema_rampup`), so early steps' weights fade as training goes on.
       axis_name: the `jax.pmap` axis. Gradients, losses and batch statistics are averaged over it
         and z is drawn for the global batch and sliced per device, so N devices train like one
         (augmentations draw per device, as dropout does).
     """
     regs = regularizers_lib.from_flags(gp_weight, r1_weight, r1_every) + tuple(regularizers)
     cfg = StepConfig(losses_lib.get(loss), n_critic, regs, augment_lib.policy(augment), ema_decay,
-                     ema_start, axis_name)
+                     ema_start, axis_name, ema_rampup)
     return functools.partial(train_step, cfg)
 
 
@@ -89,13 +95,23 @@ def train_step(cfg: StepConfig, state: GANState, batch: dict):
                                fake=forward.fake if cfg.n_critic == 1 else None)
     state, g_metrics = g_phase(cfg, state, batch, forward)
     with jax.named_scope("g_ema"):  # Named scopes label the step's parts in profiles.
-        decay = jnp.where(state.step < cfg.ema_start, 0.0, cfg.ema_decay)
+        decay = jnp.where(state.step < cfg.ema_start, 0.0, ema_decay_at(cfg, state.step))
         g_ema_params = jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p,
                                     state.g_ema_params, state.g.params)
     state = state.replace(step=state.step + 1, g_ema_params=g_ema_params,
                           g_ema_batch_stats=state.g.batch_stats,
                           g_ema_collections=state.g.collections)
     return state, {**d_metrics, **g_metrics}
+
+
+def ema_decay_at(cfg: StepConfig, step):
+    """The G-EMA decay at `step`: `cfg.ema_decay`, capped during the ramp-up so the half-life
+    is at most `ema_rampup * step` steps (StyleGAN2-ADA's `ema_rampup`, counted in steps)."""
+    if not cfg.ema_rampup:
+        return jnp.float32(cfg.ema_decay)
+    half_life = cfg.ema_rampup * jnp.asarray(step, jnp.float32)
+    ramp = jnp.where(half_life > 0, 0.5 ** (1.0 / jnp.maximum(half_life, 1e-30)), 0.0)
+    return jnp.minimum(jnp.float32(cfg.ema_decay), ramp)
 
 
 class GForward(NamedTuple):

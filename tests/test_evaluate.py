@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from jgan.run import configs
 from jgan.run.configs import default
 from jgan.metrics import evaluate
 from jgan.run import loop
 from jgan.metrics import classifier, weights
+from test_data import needs_fmnist
 
 
 def _images(n, seed):
@@ -102,3 +104,26 @@ def test_loop_logs_fmnist_metrics_and_refuses_missing_weights_up_front(cache, tm
     with pytest.raises(FileNotFoundError, match="python -m jgan.metrics.classifier"):
         loop.train_and_evaluate(config, tmp_path / "run2")
     assert not (tmp_path / "run2" / "checkpoints").exists()  # Failed before any training.
+
+
+@needs_fmnist
+def test_fashion_mnist_configs_log_fid_fmnist_training_the_classifier_on_first_use(
+        tmp_path, monkeypatch):
+    for name in ("seed_dcgan_fashion_mnist", "sngan_fashion_mnist", "cgan_pd_fashion_mnist",
+                 "lucic_fashion_mnist"):
+        shipped = configs.load(name)
+        assert "fid_fmnist" in shipped.eval.metrics and shipped.eval_every == shipped.sample_every
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # No classifier weights yet.
+    real_train = classifier.train
+    monkeypatch.setattr(classifier, "train", lambda images, labels, **kw: real_train(
+        images[:256], labels[:256], epochs=1, batch_size=64))  # A token classifier: fast.
+    config = configs.load("seed_dcgan_fashion_mnist")
+    config.update(dict(num_steps=2, log_every=1, sample_every=2, checkpoint_every=2, eval_every=2,
+                       num_sample_images=4, batch_size=8))
+    config.dataset.data_dir = str(tmp_path / "tfds")
+    config.eval.update(dict(num_samples=64, num_real=64))
+    loop.train_and_evaluate(config, tmp_path / "run")
+    assert classifier.default_weights_path().exists()
+    rows = [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in rows if "eval/fid_fmnist" in r]
+    assert [r["step"] for r in evals] == [2] and np.isfinite(evals[0]["eval/fid_fmnist"])

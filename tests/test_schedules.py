@@ -9,7 +9,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jgan import optimizers
 from jgan.run import configs, loop
 
 from conftest import REPO, exit_message

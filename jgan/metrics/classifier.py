@@ -23,6 +23,7 @@ from jgan.metrics import weights
 
 IMAGE_SHAPE = (28, 28, 1)
 NUM_FEATURES = 128
+EPOCHS = 5
 
 
 class Classifier(nn.Module):
@@ -104,7 +105,7 @@ def check_images(images) -> np.ndarray:
     return images.astype(np.float32)
 
 
-def train(train_images, train_labels, *, epochs: int = 5, batch_size: int = 128, seed: int = 0):
+def train(train_images, train_labels, *, epochs: int = EPOCHS, batch_size: int = 128, seed: int = 0):
     """Adam on cross-entropy, data order from `seed`; returns the variables."""
     model = Classifier()
     params = model.init(jax.random.key(seed), jnp.zeros((1, *IMAGE_SHAPE)))["params"]
@@ -136,22 +137,41 @@ def accuracy(variables, images, labels) -> float:
     return float((logits.argmax(axis=1) == labels).mean())
 
 
-def main(argv=None):
+def make_weights(out, *, epochs: int = EPOCHS, data_dir=None) -> float:
+    """Trains on Fashion-MNIST's train split, writes the weights to `out`; returns the test
+    accuracy."""
     from jgan.data import pipeline, prepare  # The data stack is only needed to train.
+    prepare.ensure_prepared("fashion_mnist", data_dir)
+    train_set = pipeline.load_split("fashion_mnist", "train", IMAGE_SHAPE, data_dir)
+    test_set = pipeline.load_split("fashion_mnist", "test", IMAGE_SHAPE, data_dir)
+    variables = train(train_set["image"], train_set["label"], epochs=epochs)
+    weights.save_npz(weights.flatten(variables), out)
+    return accuracy(variables, test_set["image"], test_set["label"])
+
+
+def ensure_weights(data_dir=None) -> None:
+    """Trains the default weights if they are missing: a Fashion-MNIST run that logs
+    `fid_fmnist` makes them on first use, as it prepares its dataset."""
+    path = default_weights_path()
+    if path.exists():
+        return
+    print(f"jgan: training the Fashion-MNIST classifier for fid_fmnist, once "
+          f"(python -m jgan.metrics.classifier; ~{EPOCHS} epochs, minutes on a CPU) -> {path}",
+          flush=True)
+    acc = make_weights(path, data_dir=data_dir)
+    print(f"jgan: classifier test accuracy {acc:.4f}", flush=True)
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--out", default=str(default_weights_path()))
     parser.add_argument("--data_dir", help="TFDS data directory (default: TFDS's)")
     args = parser.parse_args(argv)
     try:
-        prepare.ensure_prepared("fashion_mnist", args.data_dir)
-        train_set = pipeline.load_split("fashion_mnist", "train", IMAGE_SHAPE, args.data_dir)
-        test_set = pipeline.load_split("fashion_mnist", "test", IMAGE_SHAPE, args.data_dir)
+        acc = make_weights(args.out, epochs=args.epochs, data_dir=args.data_dir)
     except (FileNotFoundError, ValueError) as e:
         sys.exit(f"error: {e}")
-    variables = train(train_set["image"], train_set["label"], epochs=args.epochs)
-    acc = accuracy(variables, test_set["image"], test_set["label"])
-    weights.save_npz(weights.flatten(variables), args.out)
     print(f"test accuracy {acc:.4f}; wrote {args.out} (sha256 {weights.file_hash(args.out)[:16]})")
 
 

@@ -33,6 +33,8 @@ def check_metrics(config, names) -> None:
     _check_names(config, names)
     if config.dataset.name not in data.pipeline.TOY_2D:
         for network in {metrics.get(n).network for n in names}:
+            if network == "fmnist" and config.dataset.name == "fashion_mnist":
+                classifier.ensure_weights(config.dataset.data_dir)  # Its data is at hand.
             _NETWORKS[network].load_params()  # Missing/wrong weights: the error says how to make them.
 
 

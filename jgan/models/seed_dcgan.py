@@ -7,7 +7,6 @@ import functools
 from typing import Any, Optional
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
 
 from jgan import models

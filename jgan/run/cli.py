@@ -15,6 +15,7 @@ _USAGE = """usage: jgan COMMAND [--help]
 commands:
   train     train a GAN from a config:   jgan train --config ring2d --workdir runs/ring
   sample    draw from a checkpoint:      jgan sample --workdir runs/ring --out grid.png
+            (--interpolate ROWS, --class_grid SEEDS; --gif: the run's grids as samples.gif)
   evaluate  score a checkpoint:          jgan evaluate --workdir runs/ring --metrics modes
   prepare   build a dataset offline:     jgan prepare fashion_mnist
 """
@@ -78,7 +79,17 @@ def sample(argv) -> None:
     group.add_argument("--labels", help="comma-separated classes, cycled to --num")
     group.add_argument("--class", dest="class_", type=int, help="one class for every sample")
     parser.add_argument("--no-ema", action="store_true", help="the raw G instead of its EMA")
-    parser.add_argument("--out", required=True, help="grid.png or samples.npz")
+    picture = parser.add_mutually_exclusive_group()
+    picture.add_argument("--interpolate", type=_positive, metavar="ROWS",
+                         help="ROWS strips of --frames images, each a spherical interpolation "
+                              "between two fixed z (one class per strip if conditional)")
+    picture.add_argument("--class_grid", type=_positive, metavar="SEEDS",
+                         help="a class-conditional model's classes (rows) × SEEDS z (columns)")
+    picture.add_argument("--gif", action="store_true",
+                         help="the run's samples/step_*.png as one animation (default --out "
+                              "WORKDIR/samples.gif); needs no checkpoint")
+    parser.add_argument("--frames", type=_positive, default=8, help="images per --interpolate strip")
+    parser.add_argument("--out", help="grid.png or samples.npz (required except with --gif)")
     args = parser.parse_args(argv[1:])
     from jgan.run import from_checkpoint  # noqa: PLC0415
     print(f"wrote {_or_exit(from_checkpoint.sample, args)}")
@@ -110,6 +121,13 @@ def prepare(argv) -> None:
     args = parser.parse_args(argv[1:])
     path = _or_exit(lambda a: prepare_lib.prepare(a.name, a.data_dir, a.source), args)
     print(f"prepared {args.name} in {path}")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
+    return value
 
 
 def _parser(command: str, description: str) -> argparse.ArgumentParser:

@@ -10,6 +10,12 @@ from typing import Any
 SAFE = ("num_steps", "log_every", "sample_every", "eval_every", "checkpoint_every",
         "num_sample_images", "checkpoint.", "eval.", "dataset.data_dir", "dataset.source")
 _ABSENT = "(absent)"
+# Keys added after configs were first saved, each with the value that trains as a config without
+# it did: a saved config missing one of them equals a current one holding that value.
+ADDED = {"model.precision": "float32", "loss.regularizers": [], "loss.augment": "",
+         "dataset.fit": "resize", "ema.rampup": 0.0,
+         **{f"optimizer.{p}.{k}": v for p in ("g", "d")
+            for k, v in (("schedule", "constant"), ("warmup_steps", 0))}}
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -25,6 +31,7 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
 def differences(saved: dict, current: dict) -> dict[str, tuple]:
     """{key: (saved value, current value)} for every key whose value differs or exists in one only."""
     a, b = flatten(saved), flatten(current)
+    a = {**{k: v for k, v in ADDED.items() if k in b}, **a}  # An older config's implicit values.
     return {k: (a.get(k, _ABSENT), b.get(k, _ABSENT)) for k in sorted(set(a) | set(b))
             if a.get(k, _ABSENT) != b.get(k, _ABSENT)}
 

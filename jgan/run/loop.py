@@ -18,7 +18,7 @@ import tqdm
 from absl import logging
 
 import jgan
-from jgan import augment, data, optimizers, regularizers
+from jgan import augment, data, optimizers, regularizers, sampling
 from jgan.metrics import evaluate
 from jgan.run import (checkpoint, config_diff, engine as engine_lib, faults, finite,
                       lock as lock_lib, plots, writers)
@@ -55,6 +55,7 @@ def make_step_fn(config, axis_name: Optional[str] = None):
     return jgan.make_train_step(
         loss.name, n_critic=loss.n_critic, regularizers=regularizers.from_config(loss),
         augment=ops, ema_decay=config.ema.decay, ema_start=config.ema.start,
+        ema_rampup=config.ema.rampup,
         axis_name=axis_name)
 
 
@@ -274,9 +275,11 @@ def _evaluate(config, state: GANState, step: int, writer) -> None:
 def _write_samples(config, state: GANState, step: int, writer) -> None:
     """Samples from a fixed z (the same every time, so pictures are comparable across steps)."""
     num, cols = config.num_sample_images, int(math.ceil(math.sqrt(config.num_sample_images)))
-    # A conditional G draws one class per row of the grid (classes repeat if rows outnumber them).
-    labels = (np.arange(num) // cols % config.model.num_classes) if config.model.num_classes \
-        else None
+    labels = None
+    if config.model.num_classes:  # One class per row, every class: num rounded up to fill rows.
+        cols = int(math.ceil(num / config.model.num_classes))
+        labels = sampling.class_rows(config.model.num_classes, cols)
+        num = len(labels)
     samples = np.asarray(jgan.sample(state, jax.random.key(config.seed + 1), num=num,
                                      labels=labels))
     if samples.ndim == 2:  # 2-D points: a scatter plot over the data's modes.

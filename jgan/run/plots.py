@@ -1,6 +1,13 @@
-"""Pictures of samples: image grids and 2-D scatter plots, as uint8 arrays (PIL, no matplotlib)."""
+"""Pictures of samples: image grids and 2-D scatter plots, as uint8 arrays (PIL, no matplotlib),
+and an animation of a run's sample grids."""
+import math
+import pathlib
+import re
+
 import numpy as np
 from PIL import Image, ImageDraw
+
+MIN_SIZE = 64  # Grid cells are upscaled to at least this many pixels a side, to be seen.
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
@@ -8,9 +15,18 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
     return np.clip(np.round((np.asarray(images, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
-def image_grid(images_NxHxWxC: np.ndarray, cols: int = 8, pad: int = 2) -> np.ndarray:
-    """Tiles images in [-1, 1] into one uint8 picture, `cols` per row, separated by `pad` pixels."""
-    images = to_uint8(images_NxHxWxC)
+def upscale(images_NxHxWxC: np.ndarray, min_size: int = MIN_SIZE) -> np.ndarray:
+    """Each image repeated by the smallest integer factor that makes its sides >= `min_size`
+    (nearest neighbour: no smoothing the generator did not draw)."""
+    factor = max(1, math.ceil(min_size / min(images_NxHxWxC.shape[1:3])))
+    return images_NxHxWxC.repeat(factor, axis=1).repeat(factor, axis=2)
+
+
+def image_grid(images_NxHxWxC: np.ndarray, cols: int = 8, pad: int = 2,
+               min_size: int = MIN_SIZE) -> np.ndarray:
+    """Tiles images in [-1, 1] into one uint8 picture, `cols` per row, separated by `pad` pixels,
+    each upscaled to at least `min_size` pixels a side."""
+    images = upscale(to_uint8(images_NxHxWxC), min_size)
     n, h, w, c = images.shape
     rows = -(-n // cols)
     grid = np.zeros((rows * (h + pad) + pad, cols * (w + pad) + pad, c), np.uint8)
@@ -37,3 +53,30 @@ def scatter(points_Nx2: np.ndarray, centres_Kx2: np.ndarray = None, size: int = 
         for x, y in to_px(np.asarray(centres_Kx2, np.float64)):
             draw.ellipse((x - 6, y - 6, x + 6, y + 6), outline=(214, 39, 40), width=2)
     return np.asarray(canvas)
+
+
+def sample_pngs(workdir) -> list[pathlib.Path]:
+    """The fixed-z grids a run wrote (`samples/step_NNNNNN.png`), in step order."""
+    pngs = sorted(pathlib.Path(workdir, "samples").glob("step_*.png"),
+                  key=lambda p: int(re.sub(r"\D", "", p.stem) or 0))
+    if not pngs:
+        raise FileNotFoundError(f"no samples/step_*.png in {workdir}; `jgan train` writes them "
+                                f"every sample_every steps")
+    return pngs
+
+
+def gif(pngs, out, seconds_per_frame: float = 0.5) -> pathlib.Path:
+    """An animated GIF of `pngs`, one frame each, its step written above it; loops forever."""
+    frames = []
+    for path in map(pathlib.Path, pngs):
+        image = Image.open(path).convert("RGB")
+        frame = Image.new("RGB", (image.width, image.height + 14), "white")
+        frame.paste(image, (0, 14))
+        ImageDraw.Draw(frame).text((2, 1), f"step {int(re.sub(r'[^0-9]', '', path.stem))}",
+                                   fill=(0, 0, 0))
+        frames.append(frame)
+    out = pathlib.Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frames[0].save(out, save_all=True, append_images=frames[1:], loop=0,
+                   duration=int(seconds_per_frame * 1000))
+    return out

@@ -42,7 +42,8 @@ def get_config():
                  schedule="constant",  # jgan.optimizers.SCHEDULES: constant, linear, warmup_cosine
                  warmup_steps=0))      # G steps of warm-up (warmup_cosine).
 
-    config.ema = ml_collections.ConfigDict(dict(decay=0.999, start=0))
+    # G-EMA: its half-life is at most rampup × the steps so far (jgan.make_train_step).
+    config.ema = ml_collections.ConfigDict(dict(decay=0.999, start=0, rampup=0.05))
 
     config.dataset = ml_collections.ConfigDict()
     config.dataset.name = "fashion_mnist"

@@ -18,4 +18,7 @@ def get_config():
     config.num_steps = 2000
     config.batch_size = 64
     config.ema.start = 500
+    config.eval_every = 500            # TensorBoard's eval/fid_fmnist curve, at every sample grid.
+    config.eval.metrics = ("fid_fmnist",)
+    config.eval.num_samples = 2000     # Cheap; above a 10 000-sample score (FID's small-N bias).
     return config
