@@ -26,7 +26,7 @@ def test_unknown_config_key_names_the_valid_keys_with_and_without_config(config,
     message = exit_message(["jgan", "train", *config, "--workdir", str(tmp_path),
                              "--config.model.nam=x"])
     assert message == ("error: unknown config key 'nam' in --config.model.nam; valid keys of "
-                       "model: ['image_shape', 'kwargs', 'name', 'num_classes', 'z_dim']")
+                       "model: ['image_shape', 'kwargs', 'name', 'num_classes', 'precision', 'z_dim']")
 
 
 @pytest.mark.parametrize("override,expected", [

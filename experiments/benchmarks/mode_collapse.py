@@ -56,7 +56,8 @@ def setup_config(setup: dict, dataset: str):
             name="adam", learning_rate=setup["lr"], b1=setup["b1"], b2=setup["b2"],
             # Linear decay to 0: the last steps refine instead of hopping between modes.
             schedule="linear" if setup.get("lr_decay") else "constant"))
-    config.ema.decay = setup.get("ema_decay", 0.999)
+    config.ema.update(dict(decay=setup.get("ema_decay", 0.999),
+                           rampup=setup.get("ema_rampup", 0.0)))  # The setups' published EMA.
     config.dataset.name = dataset
     return config
 
