@@ -1,5 +1,5 @@
-"""Test setup (set before JAX initialises): 4 CPU devices for the data-parallel tests, and one
-compilation cache for the session.
+"""Test setup (set before JAX initialises): 4 CPU devices for the data-parallel tests, one
+compilation cache and one prepared Fashion-MNIST for the session.
 
 Many tests compile the same program (the tiny ring2d step in every run-harness test and its
 subprocesses, the same step for several seeds); JAX's persistent cache, in a directory new to each
@@ -14,7 +14,11 @@ os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     _CACHE_DIR = os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="jgan-tests-xla-")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
+# Fashion-MNIST is prepared once, into a directory the workers inherit (`fmnist_dir`).
+if "JGAN_TESTS_TFDS" not in os.environ:
+    _DATA_DIR = os.environ["JGAN_TESTS_TFDS"] = tempfile.mkdtemp(prefix="jgan-tests-tfds-")
 
+import fcntl  # noqa: E402
 import pathlib  # noqa: E402
 
 import pytest  # noqa: E402
@@ -39,6 +43,20 @@ def ring_config():
     return ring2d.get_config("tiny")
 
 
+@pytest.fixture(scope="session")
+def fmnist_dir():
+    """A TFDS data_dir holding Fashion-MNIST, prepared by the first worker that asks (a file lock
+    makes the others wait for it). Tests may add feature caches (`jgan_stats/`) beside it, keyed by
+    their own classifier weights, and must not change the dataset."""
+    from jgan import data
+    data_dir = os.environ["JGAN_TESTS_TFDS"]
+    with open(os.path.join(data_dir, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data.ensure_prepared("fashion_mnist", data_dir)
+    return data_dir
+
+
 def pytest_sessionfinish(session):
-    if "_CACHE_DIR" in globals():
-        shutil.rmtree(_CACHE_DIR, ignore_errors=True)
+    for name in ("_CACHE_DIR", "_DATA_DIR"):  # Only the process that made them removes them.
+        if name in globals():
+            shutil.rmtree(globals()[name], ignore_errors=True)

@@ -1,5 +1,6 @@
 """DiffAugment: the ops keep shapes and ranges, an empty policy is the identity, gradients reach
 G through them, the step augments what D sees, a user's own augmentation plugs in, bad input."""
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -104,14 +105,27 @@ def test_gradients_pass_through_every_op(name):
     assert float(jnp.abs(grads).sum()) > 0 and np.all(np.isfinite(grads))
 
 
-# A tiny image GAN (dcgan at 32×32×1, width 4) for the step-level tests; testing only.
-Z_DIM, SHAPE, B = 8, (32, 32, 1), 4
+# A tiny image GAN written in the test, as a user would (the module protocol): one dense layer
+# for G, a convolution and a dense layer for D, so each step compiles in about a second.
+Z_DIM, SHAPE, B = 8, (8, 8, 1), 4
+
+
+class _G(nn.Module):
+    @nn.compact
+    def __call__(self, z_BxZ, labels=None, *, train: bool):
+        return jnp.tanh(nn.Dense(64)(z_BxZ)).reshape(-1, *SHAPE)
+
+
+class _D(nn.Module):
+    @nn.compact
+    def __call__(self, x_BxHxWxC, labels=None, *, train: bool):
+        h = nn.leaky_relu(nn.Conv(4, (3, 3))(x_BxHxWxC), 0.2)
+        return nn.Dense(1)(h.reshape(h.shape[0], -1))[:, 0]
 
 
 def _state():
-    G, D = jgan.models.get("dcgan", resolution=32, channels=1, width=4, conv_impl="lax")
     tx = optax.adam(1e-3, 0.5)
-    return jgan.create_state(jax.random.key(0), G, D, tx, tx, z_dim=Z_DIM, image_shape=SHAPE)
+    return jgan.create_state(jax.random.key(0), _G(), _D(), tx, tx, z_dim=Z_DIM, image_shape=SHAPE)
 
 
 def _batch():

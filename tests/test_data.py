@@ -17,13 +17,6 @@ needs_fmnist = pytest.mark.skipif(
     reason="Fashion-MNIST IDX files absent: apt-get install dataset-fashion-mnist")
 
 
-@pytest.fixture(scope="session")
-def fmnist_dir(tmp_path_factory):
-    data_dir = str(tmp_path_factory.mktemp("tfds"))
-    data.ensure_prepared("fashion_mnist", data_dir)
-    return data_dir
-
-
 def _cfg(**kw):
     return ml_collections.ConfigDict(dict(dict(name="fashion_mnist", split="train", data_dir=None,
                                                path=None, num_workers=0), **kw))

@@ -108,7 +108,7 @@ def test_loop_logs_fmnist_metrics_and_refuses_missing_weights_up_front(cache, tm
 
 @needs_fmnist
 def test_fashion_mnist_configs_log_fid_fmnist_training_the_classifier_on_first_use(
-        tmp_path, monkeypatch):
+        tmp_path, monkeypatch, fmnist_dir):
     for name in ("seed_dcgan_fashion_mnist", "sngan_fashion_mnist", "cgan_pd_fashion_mnist",
                  "lucic_fashion_mnist"):
         shipped = configs.load(name)
@@ -120,7 +120,7 @@ def test_fashion_mnist_configs_log_fid_fmnist_training_the_classifier_on_first_u
     config = configs.load("seed_dcgan_fashion_mnist")
     config.update(dict(num_steps=2, log_every=1, sample_every=2, checkpoint_every=2, eval_every=2,
                        num_sample_images=4, batch_size=8))
-    config.dataset.data_dir = str(tmp_path / "tfds")
+    config.dataset.data_dir = fmnist_dir
     config.eval.update(dict(num_samples=64, num_real=64))
     loop.train_and_evaluate(config, tmp_path / "run")
     assert classifier.default_weights_path().exists()

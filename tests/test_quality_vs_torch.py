@@ -14,14 +14,15 @@ SCRIPT = REPO / "experiments" / "benchmarks" / "quality_vs_torch.py"
 
 
 @needs_fmnist
-def test_quality_benchmark_trains_both_sides_and_scores_every_set(tmp_path, monkeypatch, capsys):
+def test_quality_benchmark_trains_both_sides_and_scores_every_set(tmp_path, monkeypatch, capsys,
+                                                                   fmnist_dir):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # Its children read it too.
     images = np.random.default_rng(0).uniform(-1, 1, (64, 28, 28, 1)).astype(np.float32)
     weights.save_npz(weights.flatten(classifier.train(images, np.arange(64) % 10, epochs=1,
                                                       batch_size=32)),
                      classifier.default_weights_path())  # Any fixed network scores both alike.
     main = runpy.run_path(str(SCRIPT))["main"]
-    rows = main(["--minutes", "0.05", "--samples", "40", "--data_dir", str(tmp_path / "tfds")])
+    rows = main(["--minutes", "0.05", "--samples", "40", "--data_dir", fmnist_dir])
     assert [r["set"] for r in rows] == ["jgan raw G", "jgan G-EMA", "PyTorch raw G"]
     for r in rows:
         assert r["steps"] >= 1 and r["steps_per_s"] > 0, r

@@ -50,22 +50,31 @@ def _saved_arrays(workdir, step):
 
 
 def test_sigkill_then_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
+    """With LeCam on, so the stateful regularisers' EMAs are among the arrays that must resume."""
+    lecam = '--config.loss.regularizers=[{"name": "lecam", "weight": 0.3}]'
     killed, whole = tmp_path / "killed", tmp_path / "whole"
-    process = _start(killed)
+    process = _start(killed, lecam)
     _wait_for_checkpoint(killed, 250, process)
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL
     assert not (killed / "checkpoints" / "1500").exists(), "the kill came too late to test resume"
     for workdir in (killed, whole):
-        result = subprocess.run([sys.executable, "experiments/train.py", *RUN_ARGS, "--workdir",
-                                 str(workdir)], cwd=REPO, capture_output=True, text=True, timeout=600)
+        result = subprocess.run([sys.executable, "experiments/train.py", *RUN_ARGS, lecam,
+                                 "--workdir", str(workdir)], cwd=REPO, capture_output=True,
+                                text=True, timeout=600)
         assert result.returncode == 0, result.stderr[-2000:]
     resumed, resumed_data = _saved_arrays(killed, 1500)
     reference, reference_data = _saved_arrays(whole, 1500)
     assert resumed.keys() == reference.keys() and resumed_data == reference_data == {"step": 1500}
     for path, array in reference.items():
         np.testing.assert_array_equal(resumed[path], array, err_msg=jax.tree_util.keystr(path))
+    lecam_state = {jax.tree_util.keystr(p): a for p, a in reference.items()
+                   if "reg_state" in jax.tree_util.keystr(p)}
+    assert sorted(lecam_state) == ["['reg_state']['lecam']['count']",
+                                   "['reg_state']['lecam']['ema_fake']",
+                                   "['reg_state']['lecam']['ema_real']"], sorted(lecam_state)
+    assert int(lecam_state["['reg_state']['lecam']['count']"]) == 1500  # One per D update.
 
 
 def test_sigterm_saves_the_step_reached_and_exits_zero(tmp_path):
