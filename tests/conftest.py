@@ -36,6 +36,19 @@ def exit_message(argv) -> str:
     return message
 
 
+# Files of a minute or so of work (runs of `jgan train` in subprocesses, multi-process jobs, long
+# loops), in that order of length: the two workers take them first, so neither is left alone
+# with one at the end (`python -m pytest tests --durations=50` shows the lengths).
+LONG_FILES = ("test_run_checkpoint.py", "test_fault_soak.py", "test_run_multihost.py",
+              "test_evaluate.py", "test_precision.py", "test_quality_vs_torch.py",
+              "test_run_engine.py", "test_cpu_host.py", "test_ema.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONG_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FILES)))  # Stable: keeps order.
+
+
 @pytest.fixture
 def ring_config():
     """The seconds-long ring2d variant; tests override what they need."""

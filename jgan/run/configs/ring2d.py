@@ -2,11 +2,11 @@
 
     jgan train --config ring2d --workdir runs/ring && jgan evaluate --workdir runs/ring
 
-Expected: at most about 3 minutes on a 2-core CPU (3 min 10 s measured on 2026-12-03 while three
-other jobs shared the cores); `runs/ring/samples/step_005000.png` shows the samples (blue) on all
-8 modes (red rings), with thin trails between them: measured 8/8 modes, 78.8 % of 2 500 samples
-within 3 std of a mode, reverse KL 0.01 (seed 0). docs/results.md compares this config with the
-mode-collapse benchmark's setup.
+Expected: about 1 minute on a 2-core CPU with the machine to itself (58 s measured on 2026-12-03,
+with the G-EMA ramp-up); `runs/ring/samples/step_005000.png` shows the samples (blue) on all 8
+modes (red rings), with thin trails between them and through the centre: measured 8/8 modes,
+78.8 % of 2 500 samples within 3 std of a mode, reverse KL 0.01 (seed 0). docs/results.md
+compares this config with the mode-collapse benchmark's setup.
 
 `--config ring2d:tiny` is a seconds-long variant for tests and smoke runs.
 """
