@@ -22,7 +22,7 @@ def test_quality_benchmark_trains_both_sides_and_scores_every_set(tmp_path, monk
                                                       batch_size=32)),
                      classifier.default_weights_path())  # Any fixed network scores both alike.
     main = runpy.run_path(str(SCRIPT))["main"]
-    rows = main(["--minutes", "0.05", "--samples", "40", "--data_dir", fmnist_dir])
+    rows = main(["--minutes", "0.02", "--samples", "40", "--data_dir", fmnist_dir])
     assert [r["set"] for r in rows] == ["jgan raw G", "jgan G-EMA", "PyTorch raw G"]
     for r in rows:
         assert r["steps"] >= 1 and r["steps_per_s"] > 0, r

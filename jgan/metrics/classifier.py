@@ -24,7 +24,6 @@ from jgan.metrics import weights
 IMAGE_SHAPE = (28, 28, 1)
 NUM_FEATURES = 128
 EPOCHS = 5
-MAX_SHIFT = 0
 
 
 class Classifier(nn.Module):
@@ -106,21 +105,8 @@ def check_images(images) -> np.ndarray:
     return images.astype(np.float32)
 
 
-def shift(key, x_BxHxWxC, max_shift: int):
-    """Each image moved by its own random offset of up to `max_shift` pixels along each axis,
-    the uncovered border filled with background (-1)."""
-    B, H, W, _ = x_BxHxWxC.shape
-    m = max_shift
-    padded = jnp.pad(x_BxHxWxC, ((0, 0), (m, m), (m, m), (0, 0)), constant_values=-1.0)
-    offsets = jax.random.randint(key, (B, 2), 0, 2 * m + 1)
-    crop = lambda image, o: jax.lax.dynamic_slice(image, (o[0], o[1], 0), (H, W, image.shape[-1]))
-    return jax.vmap(crop)(padded, offsets)
-
-
-def train(train_images, train_labels, *, epochs: int = EPOCHS, batch_size: int = 128, seed: int = 0,
-          max_shift: int = MAX_SHIFT):
-    """Adam on cross-entropy, data order from `seed`, images shifted by up to `max_shift` pixels;
-    returns the variables."""
+def train(train_images, train_labels, *, epochs: int = EPOCHS, batch_size: int = 128, seed: int = 0):
+    """Adam on cross-entropy, data order from `seed`; returns the variables."""
     model = Classifier()
     params = model.init(jax.random.key(seed), jnp.zeros((1, *IMAGE_SHAPE)))["params"]
     tx = optax.adam(1e-3)
@@ -128,9 +114,6 @@ def train(train_images, train_labels, *, epochs: int = EPOCHS, batch_size: int =
 
     @functools.partial(jax.jit, donate_argnums=(0, 1))
     def step(params, opt_state, x, y, key):
-        if max_shift:
-            x = shift(jax.random.fold_in(key, 1), x, max_shift)
-
         def loss_fn(params):
             _, logits = model.apply({"params": params}, x, train=True, rngs={"dropout": key})
             return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
@@ -154,14 +137,14 @@ def accuracy(variables, images, labels) -> float:
     return float((logits.argmax(axis=1) == labels).mean())
 
 
-def make_weights(out, *, epochs: int = EPOCHS, max_shift: int = MAX_SHIFT, data_dir=None) -> float:
+def make_weights(out, *, epochs: int = EPOCHS, data_dir=None) -> float:
     """Trains on Fashion-MNIST's train split, writes the weights to `out`; returns the test
     accuracy."""
     from jgan.data import pipeline, prepare  # The data stack is only needed to train.
     prepare.ensure_prepared("fashion_mnist", data_dir)
     train_set = pipeline.load_split("fashion_mnist", "train", IMAGE_SHAPE, data_dir)
     test_set = pipeline.load_split("fashion_mnist", "test", IMAGE_SHAPE, data_dir)
-    variables = train(train_set["image"], train_set["label"], epochs=epochs, max_shift=max_shift)
+    variables = train(train_set["image"], train_set["label"], epochs=epochs)
     weights.save_npz(weights.flatten(variables), out)
     return accuracy(variables, test_set["image"], test_set["label"])
 
@@ -182,13 +165,11 @@ def ensure_weights(data_dir=None) -> None:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=EPOCHS)
-    parser.add_argument("--max_shift", type=int, default=MAX_SHIFT, help="training shifts, pixels")
     parser.add_argument("--out", default=str(default_weights_path()))
     parser.add_argument("--data_dir", help="TFDS data directory (default: TFDS's)")
     args = parser.parse_args(argv)
     try:
-        acc = make_weights(args.out, epochs=args.epochs, max_shift=args.max_shift,
-                           data_dir=args.data_dir)
+        acc = make_weights(args.out, epochs=args.epochs, data_dir=args.data_dir)
     except (FileNotFoundError, ValueError) as e:
         sys.exit(f"error: {e}")
     print(f"test accuracy {acc:.4f}; wrote {args.out} (sha256 {weights.file_hash(args.out)[:16]})")
