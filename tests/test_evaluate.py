@@ -6,7 +6,6 @@ import pytest
 from PIL import Image
 
 from jgan.run import configs
-from jgan.run.configs import default
 from jgan.metrics import evaluate
 from jgan.run import loop
 from jgan.metrics import classifier, weights
@@ -41,10 +40,17 @@ def cache(tmp_path_factory):
     mp.undo()
 
 
-def _config(folder):
-    config = default.get_config()
+def _tiny_fmnist_config():
+    """The shipped Fashion-MNIST config for 2 steps at batch 8. Both loop tests use it: their
+    steps are one program, which the second gets from the session's compilation cache."""
+    config = configs.load("seed_dcgan_fashion_mnist")
     config.update(dict(num_steps=2, log_every=1, sample_every=100, checkpoint_every=100,
                        eval_every=2, num_sample_images=4, batch_size=8))
+    return config
+
+
+def _config(folder):
+    config = _tiny_fmnist_config()
     config.dataset.update(dict(name="folder", path=str(folder)))
     config.eval.update(dict(metrics=("fid_fmnist", "kid_fmnist"), num_samples=64, num_real=64))
     return config
@@ -117,9 +123,8 @@ def test_fashion_mnist_configs_log_fid_fmnist_training_the_classifier_on_first_u
     real_train = classifier.train
     monkeypatch.setattr(classifier, "train", lambda images, labels, **kw: real_train(
         images[:256], labels[:256], epochs=1, batch_size=64))  # A token classifier: fast.
-    config = configs.load("seed_dcgan_fashion_mnist")
-    config.update(dict(num_steps=2, log_every=1, sample_every=2, checkpoint_every=2, eval_every=2,
-                       num_sample_images=4, batch_size=8))
+    config = _tiny_fmnist_config()
+    config.update(dict(sample_every=2, checkpoint_every=2))
     config.dataset.data_dir = fmnist_dir
     config.eval.update(dict(num_samples=64, num_real=64))
     loop.train_and_evaluate(config, tmp_path / "run")
