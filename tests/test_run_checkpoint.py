@@ -60,10 +60,9 @@ def test_sigkill_then_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
     assert process.returncode == -signal.SIGKILL
     assert not (killed / "checkpoints" / "1500").exists(), "the kill came too late to test resume"
     for workdir in (killed, whole):
-        result = subprocess.run([sys.executable, "experiments/train.py", *RUN_ARGS, lecam,
-                                 "--workdir", str(workdir)], cwd=REPO, capture_output=True,
-                                text=True, timeout=600)
-        assert result.returncode == 0, result.stderr[-2000:]
+        run = _start(workdir, lecam)
+        _, err = run.communicate(timeout=600)
+        assert run.returncode == 0, err[-2000:]
     resumed, resumed_data = _saved_arrays(killed, 1500)
     reference, reference_data = _saved_arrays(whole, 1500)
     assert resumed.keys() == reference.keys() and resumed_data == reference_data == {"step": 1500}
