@@ -1,4 +1,5 @@
-"""Checkpoints: exact resume after SIGKILL, SIGTERM preemption, generator-only restore, bad input."""
+"""Checkpoints: SIGTERM preemption, generator-only restore, bad input. (Exact resume after a
+SIGKILL, with stateful regularisers and spectral norm: tests/test_fault_soak.py.)"""
 import signal
 import subprocess
 import sys
@@ -16,15 +17,15 @@ from jgan.run.configs import default
 
 from conftest import REPO
 
-STEPS, EVERY = 600, 150  # The kill lands after the first checkpoint, 450 steps before the end.
-RUN_ARGS = ["--config", "experiments/configs/ring2d.py:tiny", f"--config.num_steps={STEPS}",
+EVERY = 150
+RUN_ARGS = ["--config", "experiments/configs/ring2d.py:tiny", "--config.num_steps=1000000",
             f"--config.checkpoint_every={EVERY}", "--config.sample_every=100000",
             "--config.log_every=500"]
 
 
-def _start(workdir, *extra):
+def _start(workdir):
     return subprocess.Popen([sys.executable, "experiments/train.py", *RUN_ARGS, "--workdir",
-                             str(workdir), *extra], cwd=REPO, stdout=subprocess.PIPE,
+                             str(workdir)], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
 
@@ -49,39 +50,8 @@ def _saved_arrays(workdir, step):
     return dict(jax.tree_util.tree_flatten_with_path(restored.state)[0]), restored.data
 
 
-def test_sigkill_then_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
-    """With LeCam and spectral norm on, so the stateful regulariser's EMAs and the power
-    iteration's vectors are among the arrays that must resume."""
-    extra = ('--config.loss.regularizers=[{"name": "lecam", "weight": 0.3}]',
-             '--config.model.kwargs={"g_hidden": 32, "d_hidden": 32, "spectral_norm": True}')
-    killed, whole = tmp_path / "killed", tmp_path / "whole"
-    process = _start(killed, *extra)
-    _wait_for_checkpoint(killed, EVERY, process)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL
-    assert not (killed / "checkpoints" / str(STEPS)).exists(), "the kill came too late to test resume"
-    for workdir in (killed, whole):
-        run = _start(workdir, *extra)
-        _, err = run.communicate(timeout=600)
-        assert run.returncode == 0, err[-2000:]
-    resumed, resumed_data = _saved_arrays(killed, STEPS)
-    reference, reference_data = _saved_arrays(whole, STEPS)
-    assert resumed.keys() == reference.keys() and resumed_data == reference_data == {"step": STEPS}
-    for path, array in reference.items():
-        np.testing.assert_array_equal(resumed[path], array, err_msg=jax.tree_util.keystr(path))
-    lecam_state = {jax.tree_util.keystr(p): a for p, a in reference.items()
-                   if "reg_state" in jax.tree_util.keystr(p)}
-    assert sorted(lecam_state) == ["['reg_state']['lecam']['count']",
-                                   "['reg_state']['lecam']['ema_fake']",
-                                   "['reg_state']['lecam']['ema_real']"], sorted(lecam_state)
-    assert int(lecam_state["['reg_state']['lecam']['count']"]) == STEPS  # One per D update.
-    names = [jax.tree_util.keystr(path) for path in reference]
-    assert sum("spectral_norm" in name for name in names) == 8, names  # u, v of 4 layers.
-
-
 def test_sigterm_saves_the_step_reached_and_exits_zero(tmp_path):
-    process = _start(tmp_path, "--config.num_steps=1000000")
+    process = _start(tmp_path)
     _wait_for_checkpoint(tmp_path, EVERY, process)
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=120)

@@ -58,8 +58,9 @@ class Soak:
     """The reference run, the chains and their records."""
 
     def __init__(self, root: pathlib.Path, steps: int, seed: int, kinds, use_tmpfs: bool,
-                 plan: bool = False):
+                 plan: bool = False, config_args=()):
         self.root, self.steps, self.rng = root, steps, random.Random(seed)
+        self.config_args = tuple(config_args)
         self.use_tmpfs, self.plan = use_tmpfs, plan
         self.kinds = [k for k in kinds if use_tmpfs or k != "disk_full"]
         self.records = []
@@ -75,7 +76,7 @@ class Soak:
         if fault:
             env["JGAN_FAULT"] = fault
         args = ["--config", "ring2d:tiny", f"--config.num_steps={self.steps}",
-                *(f"--config.{k}={v}" for k, v in EVERY.items()), *extra]
+                *(f"--config.{k}={v}" for k, v in EVERY.items()), *self.config_args, *extra]
         return subprocess.Popen([sys.executable, "-m", "jgan", "train", *args, "--workdir",
                                  str(workdir)], cwd=REPO, env=env, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -327,16 +328,21 @@ def table(records) -> str:
 
 
 def soak(faults: int, seed: int, steps: int = 200, kinds=KINDS, plan: bool = False,
-         root=None) -> list[dict]:
+         root=None, config_args=(), compared=None) -> list[dict]:
     """Injects `faults` faults drawn from `kinds` (or `kinds` in order, with `plan`, in one
-    chain); returns one record per fault (kind, ok, exact, lost, note)."""
+    chain); returns one record per fault (kind, ok, exact, lost, note). `config_args` go to every
+    run (e.g. `--config.loss.regularizers=...`); `compared`, a list, receives the names of the
+    arrays every chain's end is compared on."""
     with tempfile.TemporaryDirectory(prefix="jgan-soak-", dir=root) as tmp:
         root = pathlib.Path(tmp)
-        runner = Soak(root, steps, seed, kinds, "disk_full" in kinds and can_mount(root), plan)
+        runner = Soak(root, steps, seed, kinds, "disk_full" in kinds and can_mount(root), plan,
+                      config_args)
         if "disk_full" in kinds and not runner.use_tmpfs:
             print("disk_full left out: this process cannot mount a tmpfs", flush=True)
         faults = min(faults, len(runner.kinds)) if plan else faults
         runner.reference()
+        if compared is not None:
+            compared.extend(tensor_names(runner.ref_arrays))
         index = 0
         while len(runner.records) < faults:
             runner.chain(index, faults - len(runner.records))
