@@ -10,8 +10,10 @@ import shutil
 import tempfile
 
 # LLVM at -O1 for every program, the level jgan's step compiles at (jgan/cpu/options.py): the
-# suite's programs are tiny, so compiling them is most of its time (docs/results.md, "Test suite").
-os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
+# suite's programs are tiny, so compiling them is most of its time (docs/results.md, "The test
+# suite's time").
+os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                           " --xla_force_host_platform_device_count=4"
                            " --xla_backend_optimization_level=1").strip()
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     _CACHE_DIR = os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="jgan-tests-xla-")

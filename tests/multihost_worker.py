@@ -7,9 +7,10 @@ import sys
 
 process_id, num_processes, port, num_devices = map(int, sys.argv[1:5])
 mode, workdir, out = sys.argv[5:8]
-os.environ["XLA_FLAGS"] = " ".join([f for f in os.environ.get("XLA_FLAGS", "").split()  # The suite's,
-                                    if "device_count" not in f] +      # but its own device count.
-                                   [f"--xla_force_host_platform_device_count={num_devices}"])
+# The suite's XLA flags, but this process's own device count.
+os.environ["XLA_FLAGS"] = " ".join(
+    [f for f in os.environ.get("XLA_FLAGS", "").split() if "device_count" not in f]
+    + [f"--xla_force_host_platform_device_count={num_devices}"])
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
