@@ -1,4 +1,5 @@
 """The fast (transposed) convolutions equal lax/Flax's, in values and all gradients."""
+import functools
 import itertools
 
 import flax.linen as nn
@@ -27,12 +28,19 @@ CASES = [(*case, features) for case in itertools.product(
 CASES += [((4, 4), 4, 2, "SAME", 1), ((5, 6), 2, 3, ((4, 1), (0, 5)), 16)]
 
 
-def _value_and_vjp(f, x, w, cotangent):
-    """f(x, w) and its gradients for `cotangent`, as one compiled program (not op by op)."""
-    def both(x, w, cotangent):
+def _assert_values_and_gradients_match(reference, fast, x, w, key):
+    """fast(x, w) equals reference(x, w), and so do their gradients for a random cotangent; each
+    side compiled as one program (not op by op)."""
+    cotangent = jax.random.normal(key, jax.eval_shape(reference, x, w).shape)
+
+    def value_and_vjp(f, x, w, cotangent):
         y, vjp = jax.vjp(f, x, w)
         return (y, *vjp(cotangent))
-    return jax.jit(both)(x, w, cotangent)
+    (y_ref, *grads_ref), (y_fast, *grads_fast) = (
+        jax.jit(functools.partial(value_and_vjp, f))(x, w, cotangent) for f in (reference, fast))
+    assert y_fast.shape == y_ref.shape and _rel_err(y_fast, y_ref) <= 1e-5
+    for g_fast, g_ref in zip(grads_fast, grads_ref, strict=True):
+        assert g_fast.shape == g_ref.shape and _rel_err(g_fast, g_ref) <= 1e-5
 
 
 def _rel_err(a, b):
@@ -48,13 +56,7 @@ def test_fast_conv_transpose_matches_reference_values_and_gradients(hw, k, s, pa
     w = jax.random.normal(jax.random.fold_in(key, 1), (k, k, 3, features))
     reference = lambda x, w: lax.conv_transpose(x, w, (s, s), padding, dimension_numbers=DN)
     fast = lambda x, w: layers.conv_transpose(x, w, (s, s), padding, impl=impl)
-    cotangent = jax.random.normal(jax.random.fold_in(key, 2), jax.eval_shape(reference, x, w).shape)
-    (y_ref, *grads_ref), (y_fast, *grads_fast) = (_value_and_vjp(f, x, w, cotangent)
-                                                  for f in (reference, fast))
-    assert y_fast.shape == y_ref.shape
-    assert _rel_err(y_fast, y_ref) <= 1e-5
-    for g_fast, g_ref in zip(grads_fast, grads_ref):
-        assert _rel_err(g_fast, g_ref) <= 1e-5
+    _assert_values_and_gradients_match(reference, fast, x, w, jax.random.fold_in(key, 2))
 
 
 # A strided convolution's input gradient goes through the fast transposed convolution (sub-pixel
@@ -73,12 +75,7 @@ def test_fast_conv_matches_reference_values_and_gradients(hw, k, s, padding, cin
     w = jax.random.normal(jax.random.fold_in(key, 1), (k, k, cin, 5))
     reference = lambda x, w: lax.conv_general_dilated(x, w, (s, s), padding, dimension_numbers=DN)
     fast = lambda x, w: layers.conv(x, w, (s, s), padding, impl=impl)
-    cotangent = jax.random.normal(jax.random.fold_in(key, 2), jax.eval_shape(reference, x, w).shape)
-    (y_ref, *grads_ref), (y_fast, *grads_fast) = (_value_and_vjp(f, x, w, cotangent)
-                                                  for f in (reference, fast))
-    assert _rel_err(y_fast, y_ref) <= 1e-5
-    for g_fast, g_ref in zip(grads_fast, grads_ref):
-        assert g_fast.shape == g_ref.shape and _rel_err(g_fast, g_ref) <= 1e-5
+    _assert_values_and_gradients_match(reference, fast, x, w, jax.random.fold_in(key, 2))
 
 
 @pytest.mark.parametrize("impl", IMPLS)

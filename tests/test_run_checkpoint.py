@@ -7,7 +7,6 @@ import time
 
 import jax
 import numpy as np
-import orbax.checkpoint as ocp
 import pytest
 from PIL import Image
 
@@ -16,6 +15,9 @@ from jgan.run import checkpoint, loop
 from jgan.run.configs import default
 
 from conftest import REPO
+
+sys.path.insert(0, str(REPO / "experiments" / "benchmarks"))
+from fault_outcome import read_checkpoint  # noqa: E402
 
 EVERY = 150
 RUN_ARGS = ["--config", "experiments/configs/ring2d.py:tiny", "--config.num_steps=1000000",
@@ -38,18 +40,6 @@ def _wait_for_checkpoint(workdir, step, process, timeout=240):
         time.sleep(0.02)
 
 
-def _saved_arrays(workdir, step):
-    """Every array of a saved state, as numpy, keyed by path."""
-    manager = ocp.CheckpointManager(workdir / "checkpoints", item_handlers=checkpoint._handlers(),
-                                    options=ocp.CheckpointManagerOptions(read_only=True))
-    meta = manager.item_metadata(step)["state"]
-    restore_args = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), meta)
-    restored = manager.restore(step, args=ocp.args.Composite(
-        state=ocp.args.PyTreeRestore(restore_args=restore_args), data=ocp.args.JsonRestore()))
-    manager.close()
-    return dict(jax.tree_util.tree_flatten_with_path(restored.state)[0]), restored.data
-
-
 def test_sigterm_saves_the_step_reached_and_exits_zero(tmp_path):
     process = _start(tmp_path)
     _wait_for_checkpoint(tmp_path, EVERY, process)
@@ -58,7 +48,7 @@ def test_sigterm_saves_the_step_reached_and_exits_zero(tmp_path):
     assert process.returncode == 0, err[-2000:]
     steps = sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
     assert steps[-1] > EVERY and f"saved step {steps[-1]}, exiting" in out
-    arrays, data_state = _saved_arrays(tmp_path, steps[-1])
+    arrays, data_state = read_checkpoint(tmp_path, steps[-1])
     assert data_state == {"step": steps[-1]} and int(arrays[(jax.tree_util.DictKey("step"),)]) == steps[-1]
 
 
