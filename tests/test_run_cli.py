@@ -61,3 +61,20 @@ def test_experiments_train_py_gives_the_same_one_line_errors(tmp_path):
                                 cwd=REPO, capture_output=True, text=True, timeout=300)
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
         assert result.stderr.strip().splitlines()[-1].startswith(expected), result.stderr[-500:]
+
+
+def test_the_error_is_the_last_line_while_other_threads_still_write_to_stderr():
+    """A failed Orbax save's threads keep printing as the process ends; the error must stay last."""
+    noisy = ("import os, threading, time\n"
+             "from jgan.run import cli\n"
+             "def noise():\n"
+             "    while True:\n"
+             "        os.write(2, b'noise\\n')\n"
+             "threading.Thread(target=noise, daemon=True).start()\n"
+             "time.sleep(0.05)\n"
+             "cli._last_words('error: the last words')\n"
+             "time.sleep(0.05)\n")
+    result = subprocess.run([sys.executable, "-c", noisy], capture_output=True, text=True,
+                            timeout=120)
+    lines = result.stderr.splitlines()
+    assert lines[-1] == "error: the last words" and "noise" in lines[0], result.stderr[-300:]

@@ -145,8 +145,10 @@ def _or_exit(fn, args):
 
 
 def _last_words(message: str) -> None:
-    """Prints `message` and mutes what the process prints afterwards: the threads of a failed
-    Orbax save may still report while the process shuts down, after the error that explains it."""
+    """Mutes stderr, then writes `message` to where it went: the threads of a failed Orbax save
+    may still report while the process shuts down, and not after the error that explains it."""
     sys.stdout.flush()
-    print(message, file=sys.stderr, flush=True)
+    sys.stderr.flush()
+    stderr = os.dup(sys.stderr.fileno())
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())  # C++ threads write there too.
+    os.write(stderr, f"{message}\n".encode())
