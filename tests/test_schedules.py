@@ -1,6 +1,6 @@
 """Optimizers from configs: learning-rate schedules reach the stated rates at the stated G steps
-for both players (D updating n_critic times per G step), TTUR, the mode-collapse benchmark's
-setups as configs, and bad input."""
+for both players (D updating n_critic times per G step), TTUR, the mode-collapse
+benchmark's training of the shipped 2-D configs, and bad input."""
 import functools
 import sys
 
@@ -67,44 +67,36 @@ def test_ttur_gives_each_player_its_own_rate():
     np.testing.assert_allclose(_sgd_rates(state.d.tx, 1), [4e-4])
 
 
-def _reference_build(setup, dataset, num_seeds):
-    """The benchmark's setups as they were built before configs (commit 5daba72), by hand."""
-    import optax
-
-    import jgan
-    G, D = jgan.models.get("mlp2d", pack=setup["pack"], **setup["model"])
-    lr = setup["lr"]
-    if setup.get("lr_decay"):
-        lr = optax.linear_schedule(lr, 0.0, setup["steps"])
-    tx = optax.adam(lr, setup["b1"], setup["b2"])
-    create = lambda key: jgan.create_state(key, G, D, tx, tx, z_dim=2, image_shape=(2,))
-    states = jax.vmap(create)(jax.vmap(jax.random.key)(jnp.arange(num_seeds)))
-    step = jax.vmap(jgan.make_train_step(setup["loss"], ema_decay=setup.get("ema_decay", 0.999),
-                                          r1_weight=setup.get("r1", 0.0)))
-    return states, step
-
-
 @pytest.mark.parametrize("name,dataset", [("jgan", "ring"), ("gan", "grid")])
-def test_mode_collapse_setups_as_configs_give_the_benchmarks_numbers(name, dataset):
-    """4 steps of a run 4 steps long (so the linear decay shows: 1, 3/4, 1/2, 1/4 of the rate),
-    from 2 seeds, both ways; every array of the states must be equal."""
-    setup = {**mode_collapse.SETUPS[name], **mode_collapse.SETUPS[name].get(dataset, {}),
-             "steps": 4, "batch": 16, "model": dict(g_hidden=16, d_hidden=16)}
-    batch = setup["batch"] * setup["pack"]
-    draw = jax.vmap(functools.partial(mode_collapse.draw, dataset, batch), (0, None))
-    finals = []
-    for build in (mode_collapse.build, _reference_build):
-        states, step = build(setup, dataset, 2)
-        step = jax.jit(step)
-        for i in range(4):
-            states, metrics = step(states, {"image": draw(jnp.arange(2), i)})
-        finals.append(states)
-    leaves = [jax.tree_util.tree_flatten_with_path(s.replace(reg_state={}))[0] for s in finals]
-    assert len(leaves[0]) == len(leaves[1])
-    for (path, ours), (_, reference) in zip(*leaves):
-        np.testing.assert_array_equal(ours, reference, err_msg=jax.tree_util.keystr(path))
-    assert not np.array_equal(finals[0].g.params["Dense_0"]["kernel"][0],
-                              finals[0].g.params["Dense_0"]["kernel"][1])  # Seeds differ.
+def test_the_mode_collapse_benchmark_trains_the_shipped_configs_as_jgan_train_does(name, dataset):
+    """Its seed s is the config's run with seed s: the same initial state and step, compared on
+    the same batches over 4 steps of a run 4 steps long (the linear decay: 1, 3/4, 1/2, 1/4)."""
+    shipped = configs.load({"ring": "ring2d", "grid": "grid2d"}[dataset])
+    config = mode_collapse.setup_config(name, dataset)
+    assert config.to_dict() == {**shipped.to_dict(), "model": {
+        **shipped.model.to_dict(), "kwargs": {**shipped.model.kwargs.to_dict(),
+                                              "pack": 1 if name == "gan" else 2}}}
+    small = ["--config.num_steps=4", "--config.batch_size=16",
+             "--config.model.kwargs.g_hidden=16", "--config.model.kwargs.d_hidden=16"]
+    config = mode_collapse.setup_config(name, dataset, small)
+    states, vmapped_step = mode_collapse.build(config, 2)
+    config.seed = 1
+    state, step = loop.create_state_from_config(config), jax.jit(loop.make_step_fn(config))
+    vmapped_step = jax.jit(vmapped_step)
+    draw = jax.vmap(functools.partial(mode_collapse.draw, dataset, 16), (0, None))
+    for i in range(4):
+        batches = draw(jnp.arange(2), i)
+        states = vmapped_step(states, {"image": batches})[0]
+        state = step(state, {"image": batches[1]})[0]
+    ours = jax.tree_util.tree_flatten_with_path(jax.tree.map(lambda x: x[1], states))[0]
+    theirs = jax.tree.leaves(state)
+    assert len(ours) == len(theirs) > 0
+    for (path, a), b in zip(ours, theirs):
+        a, b = (jax.random.key_data(x) if jnp.issubdtype(x.dtype, jax.dtypes.prng_key) else x
+                for x in (a, b))
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=jax.tree_util.keystr(path))
+    assert not np.allclose(states.g.params["Dense_0"]["kernel"][0],
+                           states.g.params["Dense_0"]["kernel"][1])  # Seeds differ.
 
 
 @pytest.mark.parametrize("override,message", [

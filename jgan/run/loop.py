@@ -36,11 +36,13 @@ def build_models(config, axis_name: Optional[str] = None):
     return jgan.models.get(config.model.name, **kwargs)
 
 
-def create_state_from_config(config, axis_name: Optional[str] = None) -> GANState:
+def create_state_from_config(config, axis_name: Optional[str] = None, key=None) -> GANState:
+    """The step-0 state of `config`, from `key` (default: `config.seed`'s)."""
     G, D = build_models(config, axis_name)
     g_tx, d_tx = (optimizers.from_config(config.optimizer[player], config.num_steps, updates)
                   for player, updates in (("g", 1), ("d", config.loss.n_critic)))
-    return jgan.create_state(jax.random.key(config.seed), G, D, g_tx, d_tx,
+    key = jax.random.key(config.seed) if key is None else key
+    return jgan.create_state(key, G, D, g_tx, d_tx,
                              z_dim=config.model.z_dim, image_shape=tuple(config.model.image_shape),
                              num_classes=config.model.num_classes,
                              regularizers=regularizers.from_config(config.loss))
