@@ -3,7 +3,10 @@ rate (experiments/benchmarks/mode_collapse.py trains this config from 10 seeds).
 
     jgan train --config grid2d --workdir runs/grid && jgan evaluate --workdir runs/grid
 
-Expected: MEASURE
+Expected: about 2 minutes on a 2-core CPU with the machine to itself (1 min 54 s measured on
+2026-12-03, peak RSS 0.66 GB); `runs/grid/samples/step_008000.png` shows the samples (blue) on all
+25 modes (red rings), joined by trails along the grid lines: measured 25/25 modes, 67.7 %
+high-quality samples, reverse KL 0.05 (seed 0). Over 10 seeds: docs/results.md.
 """
 from jgan.run.configs import ring2d
 
