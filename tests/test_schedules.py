@@ -103,7 +103,7 @@ def test_the_mode_collapse_benchmark_trains_the_shipped_configs_as_jgan_train_do
     ("--config.optimizer.g.schedule=cosine",
      "unknown learning-rate schedule 'cosine'; expected one of"),
     ("--config.optimizer.d.warmup_steps=50",
-     "warmup_steps=50 with schedule 'constant'; expected schedule 'warmup_cosine'"),
+     "warmup_steps=50 with schedule 'linear'; expected schedule 'warmup_cosine'"),
     ("--config.optimizer.g.learning_rate=-0.1", "learning_rate=-0.1; expected a number >= 0"),
 ])
 def test_bad_optimizer_configs_end_in_one_line(tmp_path, override, message):
