@@ -7,7 +7,7 @@ import runpy
 
 import ml_collections
 
-DEFAULT = "seed_dcgan_fashion_mnist"
+DEFAULT = "fashion_mnist"
 _DIR = pathlib.Path(__file__).parent
 _NOT_RUNS = ("__init__", "default")  # default.py is the base every config starts from.
 
