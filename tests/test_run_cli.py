@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from jgan.run import configs
+from jgan.run import config_diff, configs
 
 from conftest import REPO, exit_message
 
@@ -19,6 +19,14 @@ def test_configs_are_found_by_name_and_an_unknown_name_lists_them(tmp_path):
     assert "ring2d" in configs.names() and "default" not in configs.names()
     message = exit_message(["jgan", "train", "--config", "ring3d", "--workdir", str(tmp_path)])
     assert message == f"error: unknown config 'ring3d'; expected a .py path or one of {configs.names()}"
+
+
+def test_the_default_config_is_the_seed_dcgan_recipe_with_its_own_learning_rates():
+    default = configs.load(configs.DEFAULT).to_dict()
+    seed_dcgan = configs.load("seed_dcgan_fashion_mnist").to_dict()
+    assert configs.DEFAULT == "fashion_mnist"  # What the README's main command trains.
+    assert config_diff.differences(seed_dcgan, default) == {
+        "optimizer.d.learning_rate": (2e-4, 5e-4), "optimizer.g.learning_rate": (2e-4, 1e-3)}
 
 
 @pytest.mark.parametrize("config", [[], ["--config", "ring2d:tiny"]])
