@@ -2,6 +2,7 @@
 Its values and gradients against lax's are in test_nn_conv.py (impl="onednn")."""
 import platform
 import sys
+import types
 
 import jax
 import jax.numpy as jnp
@@ -46,10 +47,24 @@ def test_half_precision_and_negative_padding_take_the_xla_path():
     assert not onednn.supports(x, w, ((-1, 0), (0, 0)))
 
 
+def test_an_extension_built_for_another_interface_is_refused_with_the_fix():
+    stale = types.SimpleNamespace(FFI_INTERFACE=onednn.FFI_INTERFACE - 1,
+                                  __file__="/venv/site-packages/jgan_onednn/__init__.py")
+    message = onednn.interface_mismatch(stale)
+    assert message == (
+        f"the installed jgan-onednn (/venv/site-packages/jgan_onednn/__init__.py) was built for "
+        f"FFI interface {onednn.FFI_INTERFACE - 1}, this jgan calls interface "
+        f"{onednn.FFI_INTERFACE}: reinstall it from this jgan's repository (pip install ./onednn)")
+    assert onednn.interface_mismatch(types.SimpleNamespace(__file__="old.py")) is not None
+    assert onednn.interface_mismatch(
+        types.SimpleNamespace(FFI_INTERFACE=onednn.FFI_INTERFACE, __file__="new.py")) is None
+
+
 def test_onednn_impl_without_the_extension_is_a_clear_error(monkeypatch):
-    monkeypatch.setattr(onednn, "available", lambda: False)
+    monkeypatch.setattr(onednn, "unavailable_reason", lambda: "the reason, in words")
     x, w = jnp.ones((1, 4, 4, 2)), jnp.ones((3, 3, 2, 2))
-    with pytest.raises(RuntimeError, match="layer impl 'onednn' needs the jgan-onednn package"):
+    with pytest.raises(RuntimeError, match="layer impl 'onednn' needs the jgan-onednn extension, "
+                                           "but the reason, in words; or use 'auto'"):
         layers.conv(x, w, (2, 2), "SAME", impl="onednn")
     # "auto" falls back to the XLA formulations, with the same result.
     np.testing.assert_allclose(layers.conv(x, w, (2, 2), "SAME", impl="auto"),

@@ -30,8 +30,8 @@ def _use_onednn(path: str, x, kernel, pads, transposed: bool = False) -> bool:
     if path not in ("auto", "xla_cpu", "onednn"):
         raise ValueError(f"unknown CPU path {path!r}; expected 'auto', 'xla_cpu' or 'onednn'")
     if path == "onednn" and not onednn.available():
-        raise RuntimeError("layer impl 'onednn' needs the jgan-onednn package, which is not "
-                           "installed or not loadable here (pip install ./onednn); or use 'auto'")
+        raise RuntimeError(f"layer impl 'onednn' needs the jgan-onednn extension, but "
+                           f"{onednn.unavailable_reason()}; or use 'auto'")
     if path == "onednn" and x.dtype == jnp.bfloat16:
         onednn.check_bf16()
     return path in ("onednn", "auto") and onednn.supports(x, kernel, pads, transposed)

@@ -21,7 +21,8 @@ import functools
 import math
 import pathlib
 import re
-from typing import NamedTuple
+import warnings
+from typing import NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -36,18 +37,46 @@ _DTYPES = (jnp.float32, jnp.bfloat16)
 CPUINFO = "/proc/cpuinfo"
 
 
+# The custom calls' names and attributes that this jgan emits (`_TARGETS`; strides, pads).
+# jgan-onednn states the interface it was built for, so that a copy left over from an older jgan is
+# refused in one line rather than failing inside XLA.
+FFI_INTERFACE = 1
+
+
+def interface_mismatch(extension) -> Optional[str]:
+    """Why the `jgan_onednn` module `extension` does not fit this jgan, or None if it does."""
+    built_for = getattr(extension, "FFI_INTERFACE", 0)
+    if built_for == FFI_INTERFACE:
+        return None
+    return (f"the installed jgan-onednn ({extension.__file__}) was built for FFI interface "
+            f"{built_for}, this jgan calls interface {FFI_INTERFACE}: reinstall it from this jgan's "
+            "repository (pip install ./onednn)")
+
+
 @functools.cache
-def available() -> bool:
-    """Whether the `jgan-onednn` extension is installed, loads, and is registered with XLA:CPU."""
+def unavailable_reason() -> Optional[str]:
+    """None once the `jgan-onednn` extension is loaded and registered with XLA:CPU; else why not.
+    A copy that does not fit this jgan is also reported in a warning: "auto" runs without it."""
     try:
         import jgan_onednn  # noqa: PLC0415 — optional: `pip install ./onednn`.
         library = jgan_onednn.load()
-    except (ImportError, OSError):
-        return False
+    except (ImportError, OSError) as e:
+        return (f"the jgan-onednn package is not installed or not loadable here ({e}); "
+                "pip install ./onednn")
+    mismatch = interface_mismatch(jgan_onednn)
+    if mismatch:
+        warnings.warn(f"{mismatch}; until then convolutions run without oneDNN", stacklevel=2)
+        return mismatch
     for target in _TARGETS:
         jax.ffi.register_ffi_target(target, jax.ffi.pycapsule(getattr(library, target)),
                                     platform="cpu")
-    return True
+    return None
+
+
+def available() -> bool:
+    """Whether the `jgan-onednn` extension is installed, loads, fits this jgan, and is registered
+    with XLA:CPU (`unavailable_reason()` says why not)."""
+    return unavailable_reason() is None
 
 
 @functools.cache
@@ -92,8 +121,7 @@ def _shapes(geo: primitives.Geometry, n: int, c: int, o: int) -> Shapes:
 def _call(target: str, a, b, shapes: Shapes):
     """One pass as an XLA custom call; batch-sharded operands stay sharded (`_partition`)."""
     if not available():
-        raise RuntimeError("the jgan-onednn extension is not installed or not loadable here "
-                           "(it is built by `pip install` on x86-64 Linux)")
+        raise RuntimeError(f"oneDNN convolutions are unavailable: {unavailable_reason()}")
     return _PASSES[target](a, b, shapes)
 
 

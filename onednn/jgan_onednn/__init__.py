@@ -8,6 +8,10 @@ import functools
 import importlib.metadata
 import importlib.util
 
+# The custom calls' names and attributes the handlers take; jgan checks it against its own
+# (`jgan.cpu.onednn.FFI_INTERFACE`) before it registers them.
+FFI_INTERFACE = 1
+
 
 @functools.cache
 def load() -> ctypes.CDLL:
