@@ -224,7 +224,7 @@ def _edit_json(path, edit):
 
 def _orbax_restore(workdir) -> list:
     """Step 20's arrays as Orbax alone restores them (no fingerprints checked)."""
-    manager = checkpoint._read_only_manager(workdir)
+    manager = checkpoint.read_only_manager(workdir)
     try:
         args = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray),
                             manager.item_metadata(20)["state"])

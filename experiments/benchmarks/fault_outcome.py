@@ -58,9 +58,7 @@ def read_checkpoint(workdir, step: int):
     import jax  # noqa: PLC0415 — the soak's own process reads checkpoints only at the end.
     import orbax.checkpoint as ocp  # noqa: PLC0415
     from jgan.run import checkpoint  # noqa: PLC0415
-    manager = ocp.CheckpointManager(pathlib.Path(workdir).absolute() / "checkpoints",
-                                    item_handlers=checkpoint._handlers(),
-                                    options=ocp.CheckpointManagerOptions(read_only=True))
+    manager = checkpoint.read_only_manager(workdir)
     try:
         meta = manager.item_metadata(step)["state"]
         restore_args = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), meta)

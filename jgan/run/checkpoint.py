@@ -6,6 +6,7 @@ Orbax writes each one to a temporary directory and renames it when complete, so 
 checkpoint is never taken for a good one.
 """
 import json
+import logging
 import time
 import warnings
 from typing import Callable, Optional
@@ -206,12 +207,24 @@ def check_compatible(manager, step: int, template: GANState) -> None:
                              f"{tuple(np.shape(leaf))} in the config")
 
 
-def _read_only_manager(workdir):
+def read_only_manager(workdir) -> ocp.CheckpointManager:
+    """An Orbax manager that reads WORKDIR/checkpoints and never writes; close it after use."""
     directory = checkpoint_dir(workdir)
     if not directory.exists() or not [p for p in directory.iterdir() if p.name.isdigit()]:
         raise FileNotFoundError(f"no checkpoint in {directory}")
-    return ocp.CheckpointManager(directory, item_handlers=_handlers(),
-                                 options=ocp.CheckpointManagerOptions(read_only=True))
+    # The options Orbax would otherwise warn that it sets for a read-only manager, and its own
+    # "read only" warning filtered: reading a run is no news to a user who samples from it.
+    options = ocp.CheckpointManagerOptions(read_only=True, save_interval_steps=0, create=False)
+    absl_logger = logging.getLogger("absl")
+    absl_logger.addFilter(_drop_read_only_notice)
+    try:
+        return ocp.CheckpointManager(directory, item_handlers=_handlers(), options=options)
+    finally:
+        absl_logger.removeFilter(_drop_read_only_notice)
+
+
+def _drop_read_only_notice(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("Given directory is read only")
 
 
 def load_generator(workdir, step: Optional[int] = None, ema: bool = True):
@@ -220,7 +233,7 @@ def load_generator(workdir, step: Optional[int] = None, ema: bool = True):
     Neither the discriminator, the optimizer states nor the dataset are read. `ema=False` gives
     the raw G instead of its moving average. `step` defaults to the latest checkpoint.
     """
-    manager = _read_only_manager(workdir)
+    manager = read_only_manager(workdir)
     try:
         step = manager.latest_step() if step is None else step
         if step not in manager.all_steps():
