@@ -23,9 +23,8 @@ STATEFUL = ('--config.loss.regularizers=[{"name": "lecam", "weight": 0.3}]',
 
 @pytest.mark.slow
 def test_small_soak_ends_exact_and_loses_nothing_beyond_the_last_checkpoint():
-    compared = []
-    records = fault_soak.soak(len(PLAN), seed=0, steps=100, kinds=PLAN, plan=True,
-                              config_args=STATEFUL, compared=compared)
+    records, compared = fault_soak.soak(len(PLAN), seed=0, steps=100, kinds=PLAN, plan=True,
+                                        config_args=STATEFUL)
     print(fault_soak.table(records))
     expected = [k for k in PLAN if k != "disk_full" or can_mount_here()]
     for r in records:

@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import typing
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -327,12 +328,15 @@ def table(records) -> str:
     return "\n".join(lines)
 
 
+class Outcome(typing.NamedTuple):
+    records: list   # One dict per fault: kind, ok, exact, lost, note.
+    compared: list  # The names of the arrays every chain's end was compared on.
+
+
 def soak(faults: int, seed: int, steps: int = 200, kinds=KINDS, plan: bool = False,
-         root=None, config_args=(), compared=None) -> list[dict]:
+         root=None, config_args=()) -> Outcome:
     """Injects `faults` faults drawn from `kinds` (or `kinds` in order, with `plan`, in one
-    chain); returns one record per fault (kind, ok, exact, lost, note). `config_args` go to every
-    run (e.g. `--config.loss.regularizers=...`); `compared`, a list, receives the names of the
-    arrays every chain's end is compared on."""
+    chain). `config_args` go to every run (e.g. `--config.loss.regularizers=...`)."""
     with tempfile.TemporaryDirectory(prefix="jgan-soak-", dir=root) as tmp:
         root = pathlib.Path(tmp)
         runner = Soak(root, steps, seed, kinds, "disk_full" in kinds and can_mount(root), plan,
@@ -341,8 +345,6 @@ def soak(faults: int, seed: int, steps: int = 200, kinds=KINDS, plan: bool = Fal
             print("disk_full left out: this process cannot mount a tmpfs", flush=True)
         faults = min(faults, len(runner.kinds)) if plan else faults
         runner.reference()
-        if compared is not None:
-            compared.extend(tensor_names(runner.ref_arrays))
         index = 0
         while len(runner.records) < faults:
             runner.chain(index, faults - len(runner.records))
@@ -350,13 +352,12 @@ def soak(faults: int, seed: int, steps: int = 200, kinds=KINDS, plan: bool = Fal
             if plan:
                 break
         shutil.rmtree(root, ignore_errors=True)
-        return runner.records
+        return Outcome(runner.records, tensor_names(runner.ref_arrays))
 
 
 def main():
     import logging  # noqa: PLC0415
     logging.getLogger("tensorboard").setLevel(logging.ERROR)  # Each resume's purge, announced.
-    logging.getLogger("absl").setLevel(logging.ERROR)  # Orbax's read-only manager, announced.
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faults", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
@@ -366,7 +367,8 @@ def main():
     parser.add_argument("--out", help="also write every fault's record to this JSON file")
     args = parser.parse_args()
     start = time.time()
-    records = soak(args.faults, args.seed, args.steps, tuple(args.kinds.split(",")), args.plan)
+    records = soak(args.faults, args.seed, args.steps, tuple(args.kinds.split(",")),
+                   args.plan).records
     print(f"\n{table(records)}\n\n{len(records)} faults in {time.time() - start:.0f} s, seed {args.seed}")
     if args.out:
         pathlib.Path(args.out).write_text(json.dumps(records, indent=1, default=str))
