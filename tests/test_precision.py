@@ -1,6 +1,6 @@
 """The bfloat16 precision policy (jgan.nn.precision): one step agrees with float32, the state stays
-float32, the ring is covered, penalties stay finite, oneDNN's bf16 convolutions agree with lax's,
-and bad requests fail in one line.
+float32, the ring is covered, a checkpoint samples in bf16, penalties stay finite, oneDNN's bf16
+convolutions agree with lax's, and bad requests fail in one line.
 
 Tolerances come from bfloat16's 8-bit significand: rounding a value to bfloat16 moves it by at most
 u = 2⁻⁸ (≈ 0.4 %) of itself. How far that moves a whole GAN step depends on the step's
@@ -25,7 +25,7 @@ from jgan.cpu import onednn
 from jgan.data import toy2d
 from jgan.metrics.modes import mode_stats
 from jgan.nn import conv, conv_transpose, precision
-from jgan.run import loop
+from jgan.run import checkpoint, loop
 from jgan.run.configs import ring2d
 
 U = 2.0 ** -8  # bfloat16's unit roundoff.
@@ -148,6 +148,19 @@ def test_a_bf16_run_of_the_ring_config_covers_all_8_modes():
     assert stats["modes"] == 8, stats
 
 
+def test_a_bf16_checkpoint_is_sampled_in_bf16_as_its_run_sampled(ring_config, tmp_path):
+    """`load_generator` rebuilds G at the precision the run trained in: `jgan sample` and
+    `jgan evaluate` score the model the run's own grids and evaluations drew from."""
+    ring_config.model.precision = "bfloat16"
+    state = loop.train_and_evaluate(ring_config, tmp_path)
+    G, variables, config = checkpoint.load_generator(tmp_path)
+    z = jax.random.normal(jax.random.key(0), (256, config.model.z_dim))
+    in_run = state.g.apply_fn(variables, z, train=False)
+    np.testing.assert_array_equal(G.apply(variables, z, train=False), in_run)
+    G_f32 = jgan.models.get(config.model.name, **config.model.kwargs)[0]
+    assert not np.array_equal(G_f32.apply(variables, z, train=False), in_run)
+
+
 def _passes(op, impl):
     """(forward, input gradient, kernel gradient) of `op` on path `impl`, jitted."""
     def run(x, w, g):
@@ -187,7 +200,7 @@ def test_an_unknown_precision_fails_in_one_line_naming_it():
     _one_line_error(lambda: jgan.models.get("mlp2d", precision="bf16"), r"'bf16'")
     config = ring2d.get_config("tiny")
     config.model.precision = "half"
-    _one_line_error(lambda: loop.build_models(config), r"unknown precision 'half'")
+    _one_line_error(lambda: jgan.models.from_config(config.model), r"unknown precision 'half'")
 
 
 def test_bf16_on_onednn_without_avx512_bf16_fails_in_one_line(monkeypatch):

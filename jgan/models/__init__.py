@@ -9,6 +9,7 @@ computed over the global batch (cross-device BatchNorm). Under `jax.jit` with sh
 batch is already global and `axis_name` stays None.
 """
 import inspect
+from typing import Optional
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -47,6 +48,18 @@ class Packed(nn.Module):
         x = x.reshape(x.shape[0] // self.pack, self.pack, *x.shape[1:])
         x = jnp.moveaxis(x, 1, -2)
         return self.D(x.reshape(*x.shape[:-2], -1), train=train)
+
+
+def from_config(cfg, axis_name: Optional[str] = None) -> tuple[nn.Module, nn.Module]:
+    """(G, D) from a config's `model` section: `name`, `kwargs` and `precision` (float32 when
+    absent, as in configs saved before it); `axis_name` makes BatchNorm cross-device under pmap."""
+    kwargs = dict(cfg.kwargs)
+    precision = cfg.get("precision", "float32")
+    if precision != "float32":  # Only then, so models registered without `precision` still build.
+        kwargs["precision"] = precision
+    if axis_name is not None:
+        kwargs["axis_name"] = axis_name
+    return get(cfg.name, **kwargs)
 
 
 def names() -> list[str]:

@@ -257,7 +257,7 @@ def load_generator(workdir, step: Optional[int] = None, ema: bool = True):
         manager.close()
     config = _trusted_config(items.config, where)
     try:
-        G, _ = jgan.models.get(config.model.name, **config.model.kwargs)
+        G, _ = jgan.models.from_config(config.model)  # At the precision it was trained in.
     except ValueError as e:
         raise ValueError(f"{where}: {e}") from None
     g = state.get("g", {})

@@ -25,20 +25,9 @@ from jgan.run import (checkpoint, config_diff, engine as engine_lib, faults, fin
 from jgan.state import GANState
 
 
-def build_models(config, axis_name: Optional[str] = None):
-    """(G, D) from `config.model`; `axis_name` makes BatchNorm cross-device under pmap."""
-    kwargs = dict(config.model.kwargs)
-    precision = config.model.get("precision", "float32")  # Configs saved before it: float32.
-    if precision != "float32":  # Only then, so models registered without `precision` still build.
-        kwargs["precision"] = precision
-    if axis_name is not None:
-        kwargs["axis_name"] = axis_name
-    return jgan.models.get(config.model.name, **kwargs)
-
-
 def create_state_from_config(config, axis_name: Optional[str] = None, key=None) -> GANState:
     """The step-0 state of `config`, from `key` (default: `config.seed`'s)."""
-    G, D = build_models(config, axis_name)
+    G, D = jgan.models.from_config(config.model, axis_name)
     g_tx, d_tx = (optimizers.from_config(config.optimizer[player], config.num_steps, updates)
                   for player, updates in (("g", 1), ("d", config.loss.n_critic)))
     key = jax.random.key(config.seed) if key is None else key
