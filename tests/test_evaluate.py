@@ -115,8 +115,8 @@ def test_loop_logs_fmnist_metrics_and_refuses_missing_weights_up_front(cache, tm
 @needs_fmnist
 def test_fashion_mnist_configs_log_fid_fmnist_training_the_classifier_on_first_use(
         tmp_path, monkeypatch, fmnist_dir):
-    for name in ("fashion_mnist", "seed_dcgan_fashion_mnist", "sngan_fashion_mnist",
-                 "cgan_pd_fashion_mnist", "lucic_fashion_mnist"):
+    for name in ("fashion_mnist", "fashion_mnist_long", "seed_dcgan_fashion_mnist",
+                 "sngan_fashion_mnist", "cgan_pd_fashion_mnist", "lucic_fashion_mnist"):
         shipped = configs.load(name)
         assert "fid_fmnist" in shipped.eval.metrics and shipped.eval_every == shipped.sample_every
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # No classifier weights yet.

@@ -29,6 +29,16 @@ def test_the_default_config_is_the_seed_dcgan_recipe_with_its_own_learning_rates
         "optimizer.d.learning_rate": (2e-4, 5e-4), "optimizer.g.learning_rate": (2e-4, 1e-3)}
 
 
+def test_the_long_config_is_the_default_run_for_longer():
+    default = configs.load("fashion_mnist").to_dict()
+    long = configs.load("fashion_mnist_long").to_dict()
+    assert config_diff.differences(default, long) == {
+        "num_steps": (2000, 16_000), "log_every": (50, 100), "sample_every": (500, 2000),
+        "eval_every": (500, 2000), "checkpoint_every": (500, 2000),
+        "checkpoint.keep_every": (0, 2000), "optimizer.g.schedule": ("constant", "linear"),
+        "optimizer.d.schedule": ("constant", "linear")}
+
+
 @pytest.mark.parametrize("config", [[], ["--config", "ring2d:tiny"]])
 def test_unknown_config_key_names_the_valid_keys_with_and_without_config(config, tmp_path):
     message = exit_message(["jgan", "train", *config, "--workdir", str(tmp_path),

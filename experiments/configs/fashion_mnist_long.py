@@ -1,0 +1,1 @@
+../../jgan/run/configs/fashion_mnist_long.py
