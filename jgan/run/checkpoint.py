@@ -54,6 +54,7 @@ class Checkpointer:
                                                  item_handlers=_handlers())
         self._saving = None  # The step of the save in flight, if any.
         self._previous_handler = None
+        logging.getLogger("absl").addFilter(_drop_disk_full_reports)
         if jax.process_count() == 1:
             self._previous_handler = preemption.catch()
 
@@ -126,6 +127,7 @@ class Checkpointer:
             self.wait()
         finally:
             self.manager.close()
+            logging.getLogger("absl").removeFilter(_drop_disk_full_reports)
             if jax.process_count() == 1:
                 preemption.release(self._previous_handler)
                 self._previous_handler = None
@@ -153,6 +155,14 @@ class Checkpointer:
         warnings.warn(f"checkpoint step {step} in {self.directory} is unreadable "
                       f"({type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}); "
                       f"set aside in {target}; trying an older one")
+
+
+def _drop_disk_full_reports(record: logging.LogRecord) -> bool:
+    """False for Orbax's reports of a full disk: each of its save threads logs the one failure
+    with a traceback (hundreds of lines), which the Checkpointer raises once as `DiskFull`."""
+    error = record.exc_info[1] if record.exc_info else None
+    return not ((error is not None and storage.is_disk_full(error))
+                or "No space left on device" in record.getMessage())
 
 
 def _handlers() -> dict:
