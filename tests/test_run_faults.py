@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import types
 
 import jax
 import ml_collections
@@ -199,6 +200,38 @@ def test_a_full_disk_names_the_path_and_keeps_the_last_checkpoint_for_the_next_r
     state, data_state = ckpt.restore_latest(loop.create_state_from_config(config))
     ckpt.close()
     assert int(state.step) == 2 and data_state == {"step": 2}
+
+
+def test_an_open_checkpointer_drops_only_the_closed_loop_errors_of_a_failed_save(
+        tmp_path, monkeypatch):
+    reported = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+    ckpt = checkpoint.Checkpointer(tmp_path, _tiny())
+    closed_loop = types.SimpleNamespace(exc_value=RuntimeError("Event loop is closed"))
+    other = types.SimpleNamespace(exc_value=RuntimeError("a callback failed"))
+    sys.unraisablehook(closed_loop)
+    sys.unraisablehook(other)
+    ckpt.close()
+    sys.unraisablehook(closed_loop)  # Closed: the user's hook is back and hears everything.
+    assert reported == [other, closed_loop]
+
+
+def test_a_full_disk_at_a_sample_png_names_it_and_the_checkpoint_to_resume_from(
+        tmp_path, monkeypatch):
+    config = _tiny(num_steps=6, checkpoint_every=2)
+    config.sample_every = 3
+    write_bytes = pathlib.Path.write_bytes
+
+    def full_at_step_3(self, data):
+        if self.name == "step_000003.png.tmp":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write_bytes(self, data)
+
+    monkeypatch.setattr(pathlib.Path, "write_bytes", full_at_step_3)
+    with pytest.raises(storage.DiskFull, match=f"^no space left on device writing "
+                                               f"{tmp_path}/samples/step_000003.png; the last "
+                                               f"complete checkpoint is step 2; free space"):
+        loop.train_and_evaluate(config, tmp_path)
 
 
 def test_a_full_disk_under_the_logs_names_the_file(tmp_path):

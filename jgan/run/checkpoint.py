@@ -7,6 +7,7 @@ checkpoint is never taken for a good one.
 """
 import json
 import logging
+import sys
 import time
 import warnings
 from typing import Callable, Optional
@@ -54,7 +55,7 @@ class Checkpointer:
                                                  item_handlers=_handlers())
         self._saving = None  # The step of the save in flight, if any.
         self._previous_handler = None
-        logging.getLogger("absl").addFilter(_drop_disk_full_reports)
+        self._unquiet = _quiet_failed_saves()
         if jax.process_count() == 1:
             self._previous_handler = preemption.catch()
 
@@ -127,18 +128,25 @@ class Checkpointer:
             self.wait()
         finally:
             self.manager.close()
-            logging.getLogger("absl").removeFilter(_drop_disk_full_reports)
+            self._unquiet()
             if jax.process_count() == 1:
                 preemption.release(self._previous_handler)
                 self._previous_handler = None
 
+    def resume_hint(self) -> str:
+        """What a user whose disk filled up can do: the checkpoint a rerun resumes from."""
+        try:
+            self.manager.wait_until_finished()  # A save in flight may yet complete.
+        except Exception:  # noqa: BLE001 — its failure is the error this hint follows, or its own.
+            pass
+        self.manager.reload()
+        done = self.manager.all_steps()
+        return (f"the last complete checkpoint is step {max(done)}" if done else
+                "no checkpoint is complete") + "; free space, then rerun to resume from it"
+
     def _naming_disk_full(self):
-        def hint():
-            self.manager.reload()
-            done = self.manager.all_steps()
-            return (f"the last complete checkpoint is step {max(done)}" if done else
-                    "no checkpoint is complete") + "; free space, then rerun to resume from it"
-        return storage.naming(self.directory, f"saving checkpoint step {self._saving} in", hint)
+        return storage.naming(self.directory, f"saving checkpoint step {self._saving} in",
+                              self.resume_hint)
 
     def _set_aside(self, step: int, error: Exception) -> None:
         """Moves an unreadable checkpoint out of the way (kept, not deleted), with a warning."""
@@ -157,9 +165,30 @@ class Checkpointer:
                       f"set aside in {target}; trying an older one")
 
 
+def _quiet_failed_saves() -> Callable[[], None]:
+    """Silences what a save failed for a full disk reports besides the Checkpointer's one
+    `DiskFull`; returns the function that undoes it. Orbax's save threads each log the failure
+    with a traceback, and TensorStore's callbacks onto the failed save's closed asyncio loop end
+    as unraisable "Event loop is closed" errors: hundreds of lines on a real full tmpfs."""
+    logging.getLogger("absl").addFilter(_drop_disk_full_reports)
+    previous = sys.unraisablehook
+
+    def hook(unraisable):
+        error = unraisable.exc_value
+        if not (isinstance(error, RuntimeError) and str(error) == "Event loop is closed"):
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+
+    def undo():
+        logging.getLogger("absl").removeFilter(_drop_disk_full_reports)
+        if sys.unraisablehook is hook:
+            sys.unraisablehook = previous
+    return undo
+
+
 def _drop_disk_full_reports(record: logging.LogRecord) -> bool:
-    """False for Orbax's reports of a full disk: each of its save threads logs the one failure
-    with a traceback (hundreds of lines), which the Checkpointer raises once as `DiskFull`."""
+    """False for Orbax's log records of a full disk."""
     error = record.exc_info[1] if record.exc_info else None
     return not ((error is not None and storage.is_disk_full(error))
                 or "No space left on device" in record.getMessage())

@@ -21,7 +21,7 @@ import jgan
 from jgan import augment, data, optimizers, regularizers, sampling
 from jgan.metrics import evaluate
 from jgan.run import (checkpoint, config_diff, engine as engine_lib, faults, finite,
-                      lock as lock_lib, plots, writers)
+                      lock as lock_lib, plots, storage, writers)
 from jgan.state import GANState
 
 
@@ -93,7 +93,8 @@ def train_and_evaluate(config, workdir, *, allow_config_change: bool = False) ->
         writer = writers.create(workdir, int(engine.local_state(state).step))
         cleanup.push(_first_error_wins(writer.close))
         # ---------------------------------------------------------------- Loop
-        state = _loop(config, engine, step_fn, state, data_it, ckpt, writer)
+        with storage.hinting(ckpt.resume_hint):  # A PNG or log line may fill the disk too.
+            state = _loop(config, engine, step_fn, state, data_it, ckpt, writer)
     return engine.local_state(state)
 
 

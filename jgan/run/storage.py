@@ -9,7 +9,9 @@ import errno
 
 
 class DiskFull(OSError):
-    """A write under the workdir failed for lack of space; the message names the path."""
+    """A write under the workdir failed for lack of space; the message names the path and, once
+    `hinting` or `naming` gave one, what the user can do."""
+    hinted = False
 
 
 def is_disk_full(error: BaseException) -> bool:
@@ -36,8 +38,26 @@ def naming(path, doing: str, hint=""):
     except Exception as e:  # noqa: BLE001 — the storage layers raise several types for ENOSPC.
         if not is_disk_full(e):
             raise
-        try:
-            hint = hint() if callable(hint) else hint
-        except Exception:  # noqa: BLE001 — a hint must not hide the error it explains.
-            hint = ""
-        raise DiskFull(f"no space left on device {doing} {path}{'; ' + hint if hint else ''}") from e
+        raise _hinted(f"no space left on device {doing} {path}", hint) from e
+
+
+@contextlib.contextmanager
+def hinting(hint):
+    """Adds `hint` to a `DiskFull` from inside the block that does not say what to do yet (a
+    sample PNG or log line that filled the disk: the user needs the checkpoint to resume from)."""
+    try:
+        yield
+    except DiskFull as e:
+        if e.hinted:
+            raise
+        raise _hinted(str(e), hint) from e
+
+
+def _hinted(message: str, hint) -> DiskFull:
+    try:
+        hint = hint() if callable(hint) else hint
+    except Exception:  # noqa: BLE001 — a hint must not hide the error it explains.
+        hint = ""
+    error = DiskFull(f"{message}; {hint}" if hint else message)
+    error.hinted = bool(hint)
+    return error
