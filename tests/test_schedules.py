@@ -70,20 +70,24 @@ def test_ttur_gives_each_player_its_own_rate():
 @pytest.mark.parametrize("name,dataset", [("jgan", "ring"), ("gan", "grid")])
 def test_the_mode_collapse_benchmark_trains_the_shipped_configs_as_jgan_train_does(name, dataset):
     """Its seed s is the config's run with seed s: the same initial state and step, compared on
-    the same batches over 4 steps of a run 4 steps long (the linear decay: 1, 3/4, 1/2, 1/4)."""
+    the same batches over 4 steps of a run 4 steps long (the linear decay: 1, 3/4, 1/2, 1/4);
+    the grid with 2 D steps per G step, whose batches are [n_critic, B, 2]."""
     shipped = configs.load({"ring": "ring2d", "grid": "grid2d"}[dataset])
     config = mode_collapse.setup_config(name, dataset)
     assert config.to_dict() == {**shipped.to_dict(), "model": {
         **shipped.model.to_dict(), "kwargs": {**shipped.model.kwargs.to_dict(),
                                               "pack": 1 if name == "gan" else 2}}}
     small = ["--config.num_steps=4", "--config.batch_size=16",
-             "--config.model.kwargs.g_hidden=16", "--config.model.kwargs.d_hidden=16"]
+             "--config.model.kwargs.g_hidden=16", "--config.model.kwargs.d_hidden=16",
+             *(["--config.loss.n_critic=2"] if dataset == "grid" else [])]
     config = mode_collapse.setup_config(name, dataset, small)
     states, vmapped_step = mode_collapse.build(config, 2)
     config.seed = 1
     state, step = loop.create_state_from_config(config), jax.jit(loop.make_step_fn(config))
     vmapped_step = jax.jit(vmapped_step)
-    draw = jax.vmap(functools.partial(mode_collapse.draw, dataset, 16), (0, None))
+    shape = mode_collapse.batch_shape(config)
+    assert shape == ((2, 16) if dataset == "grid" else (16,))
+    draw = jax.vmap(functools.partial(mode_collapse.draw, dataset, shape), (0, None))
     for i in range(4):
         batches = draw(jnp.arange(2), i)
         states = vmapped_step(states, {"image": batches})[0]

@@ -48,20 +48,26 @@ def build(config, num_seeds: int):
     return states, jax.vmap(loop.make_step_fn(config))
 
 
-def draw(dataset: str, batch: int, seed, i):
-    """One seed's real batch i: a uniform mode plus Gaussian noise."""
+def batch_shape(config) -> tuple:
+    """The leading shape of a step's real batch: [n_critic, B] when n_critic > 1, as in the loop."""
+    n_critic = config.loss.n_critic
+    return (n_critic, config.batch_size) if n_critic > 1 else (config.batch_size,)
+
+
+def draw(dataset: str, shape: tuple, seed, i):
+    """One seed's real batch i of `shape` + (2,): a uniform mode plus Gaussian noise."""
     centres, std = toy2d.modes(dataset)
     centres = jnp.asarray(centres, jnp.float32)
     key = jax.random.fold_in(jax.random.key(1_000 + seed), i)
     k_mode, k_noise = jax.random.split(key)
-    modes = jax.random.randint(k_mode, (batch,), 0, len(centres))
-    return centres[modes] + std * jax.random.normal(k_noise, (batch, 2))
+    modes = jax.random.randint(k_mode, shape, 0, len(centres))
+    return centres[modes] + std * jax.random.normal(k_noise, (*shape, 2))
 
 
 def train(config, num_seeds: int):
     """The states of seeds 0..num_seeds-1 after `config.num_steps` steps."""
     states, step = build(config, num_seeds)
-    draw_seeds = jax.vmap(functools.partial(draw, config.dataset.name, config.batch_size), (0, None))
+    draw_seeds = jax.vmap(functools.partial(draw, config.dataset.name, batch_shape(config)), (0, None))
 
     @functools.partial(jax.jit, static_argnums=2)
     def run(states, start, length):
