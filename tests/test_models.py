@@ -32,6 +32,18 @@ def test_seed_dcgan_is_the_tutorial_model():
     assert (g_expected, d_expected) == (2_305_472, 212_865)  # The Keras tutorial's summary().
 
 
+def test_seed_dcgan_width_scales_every_layer():
+    w = 16  # G 64, 32, 16 channels; D 16, 32.
+    g_vars, d_vars, images, _ = _init(*jgan.models.get("seed_dcgan", width=w), z_dim=100)
+    assert images.shape == (2, 28, 28, 1)
+    g_expected = (100 * 7 * 7 * 4 * w + 2 * 7 * 7 * 4 * w + 5 * 5 * 4 * w * 2 * w + 2 * 2 * w
+                  + 5 * 5 * 2 * w * w + 2 * w + 5 * 5 * w * 1)
+    d_expected = (5 * 5 * 1 * w + w) + (5 * 5 * w * 2 * w + 2 * w) + (7 * 7 * 2 * w + 1)
+    assert (_count(g_vars["params"]), _count(d_vars["params"])) == (g_expected, d_expected)
+    with pytest.raises(ValueError, match=r"seed_dcgan width 0; expected a positive integer"):
+        jgan.models.get("seed_dcgan", width=0)
+
+
 @pytest.mark.parametrize("resolution,channels", [(32, 3), (64, 1)])
 def test_dcgan_shapes(resolution, channels):
     G, D = jgan.models.get("dcgan", resolution=resolution, channels=channels, width=8)

@@ -21,22 +21,25 @@ def test_configs_are_found_by_name_and_an_unknown_name_lists_them(tmp_path):
     assert message == f"error: unknown config 'ring3d'; expected a .py path or one of {configs.names()}"
 
 
-def test_the_default_config_is_the_seed_dcgan_recipe_with_its_own_learning_rates():
+def test_the_default_config_is_the_seed_dcgan_recipe_at_half_width_for_longer():
     default = configs.load(configs.DEFAULT).to_dict()
     seed_dcgan = configs.load("seed_dcgan_fashion_mnist").to_dict()
     assert configs.DEFAULT == "fashion_mnist"  # What the README's main command trains.
     assert config_diff.differences(seed_dcgan, default) == {
+        "model.kwargs.width": ("(absent)", 32), "num_steps": (2000, 6000),
+        "sample_every": (500, 1000), "eval_every": (500, 1000), "checkpoint_every": (500, 1000),
         "optimizer.d.learning_rate": (2e-4, 5e-4), "optimizer.g.learning_rate": (2e-4, 1e-3)}
 
 
-def test_the_long_config_is_the_default_run_for_longer():
-    default = configs.load("fashion_mnist").to_dict()
+def test_the_long_config_is_the_full_width_seed_dcgan_for_longer():
+    seed_dcgan = configs.load("seed_dcgan_fashion_mnist").to_dict()
     long = configs.load("fashion_mnist_long").to_dict()
-    assert config_diff.differences(default, long) == {
+    assert config_diff.differences(seed_dcgan, long) == {
         "num_steps": (2000, 16_000), "log_every": (50, 100), "sample_every": (500, 2000),
         "eval_every": (500, 2000), "checkpoint_every": (500, 2000),
         "checkpoint.keep_every": (0, 2000), "optimizer.g.schedule": ("constant", "linear"),
-        "optimizer.d.schedule": ("constant", "linear")}
+        "optimizer.d.schedule": ("constant", "linear"),
+        "optimizer.d.learning_rate": (2e-4, 5e-4), "optimizer.g.learning_rate": (2e-4, 1e-3)}
 
 
 @pytest.mark.parametrize("config", [[], ["--config", "ring2d:tiny"]])
@@ -85,11 +88,14 @@ def test_the_error_is_the_last_line_while_other_threads_still_write_to_stderr():
     """A failed Orbax save's threads keep printing as the process ends; the error must stay last."""
     noisy = ("import os, threading, time\n"
              "from jgan.run import cli\n"
+             "started = threading.Event()\n"
              "def noise():\n"
              "    while True:\n"
              "        os.write(2, b'noise\\n')\n"
+             "        started.set()\n"
+             "        time.sleep(1e-4)  # A thread that reports, not one that fills the pipe.\n"
              "threading.Thread(target=noise, daemon=True).start()\n"
-             "time.sleep(0.05)\n"
+             "started.wait()  # Noise before the error even on a loaded machine.\n"
              "cli._last_words('error: the last words')\n"
              "time.sleep(0.05)\n")
     result = subprocess.run([sys.executable, "-c", noisy], capture_output=True, text=True,

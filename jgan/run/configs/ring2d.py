@@ -16,7 +16,9 @@ from jgan.run.configs import default
 
 def get_config(variant: str = ""):
     config = default.get_config()
-    config.num_steps = 8000
+    # 16 000 steps rather than 8 000: 97.0 % high quality against 95.0 % on the ring, 75 % against
+    # 61 % on the grid (docs/results.md, "Mode collapse on 2-D mixtures").
+    config.num_steps = 16_000
     config.batch_size = 512            # 256 packs of 2.
     config.log_every = 100
     config.sample_every = 1000
