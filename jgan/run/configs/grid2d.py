@@ -3,10 +3,11 @@ rate (experiments/benchmarks/mode_collapse.py trains this config from 10 seeds).
 
     jgan train --config grid2d --workdir runs/grid && jgan evaluate --workdir runs/grid
 
-Expected: about 2 minutes on a 2-core CPU with the machine to itself (1 min 54 s measured on
-2026-12-03, peak RSS 0.66 GB); `runs/grid/samples/step_008000.png` shows the samples (blue) on all
-25 modes (red rings), joined by trails along the grid lines: measured 25/25 modes, 67.7 %
-high-quality samples, reverse KL 0.05 (seed 0). Over 10 seeds: docs/results.md.
+Expected: 4 min 57 s on a 2-core CPU with another job (the mode-collapse benchmark) sharing the
+cores, peak RSS 0.63 GB (2026-12-05; 8 000 steps took 1 min 54 s alone);
+`runs/grid/samples/step_016000.png` shows the samples (blue) in tight clusters on all 25 modes
+(red rings), joined by trails along the grid lines and a few points between them: measured 25/25
+modes, 80.0 % high-quality samples, reverse KL 0.02 (seed 0). Over 10 seeds: docs/results.md.
 """
 from jgan.run.configs import ring2d
 

@@ -3,11 +3,11 @@ beat PacGAN's Table 1 (experiments/benchmarks/mode_collapse.py trains this confi
 
     jgan train --config ring2d --workdir runs/ring && jgan evaluate --workdir runs/ring
 
-Expected: about 2 minutes on a 2-core CPU with the machine to itself (1 min 53 s measured on
-2026-12-03, peak RSS 0.66 GB); `runs/ring/samples/step_008000.png` shows the samples (blue) on all
-8 modes (red rings), a sparse trail of points along the circle between them: measured 8/8 modes,
-94.3 % of 2 500 G-EMA samples within 3 std of a mode, reverse KL 0.01 (seed 0). Over 10 seeds:
-docs/results.md.
+Expected: 5 min 21 s on a 2-core CPU with another job (the mode-collapse benchmark) sharing the
+cores, peak RSS 0.63 GB (2026-12-05; 8 000 steps took 1 min 53 s alone);
+`runs/ring/samples/step_016000.png` shows the samples (blue) in dense clusters on all 8 modes (red
+rings), a sparse trail of points along the circle between them: measured 8/8 modes, 97.2 % of
+2 500 G-EMA samples within 3 std of a mode, reverse KL 0.01 (seed 0). Over 5 seeds: docs/results.md.
 
 `--config ring2d:tiny` is a seconds-long variant for tests and smoke runs.
 """
