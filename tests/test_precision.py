@@ -124,8 +124,9 @@ def test_gradient_penalties_stay_finite_in_bf16(penalty):
 
 
 def test_a_bf16_run_of_the_ring_config_covers_all_8_modes():
-    """ring2d's model, loss and optimizers (packed D, batch 512), cut from 8 000 steps to 1 000."""
+    """ring2d's model, loss and optimizers (packed D), cut to batch 512 and 1 000 steps."""
     config = ring2d.get_config()
+    config.batch_size = 512
     config.model.precision = "bfloat16"
     state, step = loop.create_state_from_config(config), loop.make_step_fn(config)
     centres, std = toy2d.modes("ring")
